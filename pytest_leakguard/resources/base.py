@@ -1,0 +1,54 @@
+"""The contract every resource checker follows, built-in or from a conftest.
+
+A checker answers two questions cheaply: *what is open now* (``snapshot``) and,
+only for what a test left behind, *what is it and where was it created*
+(``describe``).  Snapshots hold stable string identities, never the resources
+themselves, so taking one cannot keep a socket or a thread alive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One resource a test (or fixture) left open, already formatted for reports.
+
+    :param kind: the JSON ``kind`` (``socket``, ``fd``, ``thread`` ...).
+    :param key: identity inside one process run, as returned by ``snapshot``.
+    :param description: what it is, for people: ``socket 127.0.0.1:5 -> ...``.
+    :param site: ``path.py:31`` where it was created, when known.
+    :param fingerprint: identity that holds across machines and runs (no
+        addresses, fds or ports), used by baselines and allowlists.
+    """
+
+    kind: str
+    key: str
+    description: str
+    site: str | None = None
+    fingerprint: str = ""
+
+
+@runtime_checkable
+class ResourceChecker(Protocol):
+    """Finds one kind of resource.
+
+    ``snapshot`` runs before and after every checked test, so it must cost
+    little more than listing what exists (no heap walks).  ``describe`` runs
+    only for leftovers and may do more work.  Both must never raise for a
+    resource that vanished or cannot be inspected: skip it (and say so in the
+    description when partially known).
+    """
+
+    kind: str
+
+    def snapshot(self) -> frozenset[str]:
+        """Identities of the resources of this kind that are open now."""
+        ...
+
+    def describe(self, keys: Iterable[str]) -> list[Resource]:
+        """Describe those of ``keys`` that are still open; drop the others."""
+        ...

@@ -1,3 +1,106 @@
-"""pytest entry point (placeholder while the core is written)."""
+"""pytest entry point: connects pytest's hooks to leakguard's pieces.
+
+Without ``--leakguard`` (or ``--leakguard-all``, or ``leakguard = true`` in
+the ini file) only the options and markers are registered: tests run exactly
+as they would without the plugin, and objgraph and pympler are not imported.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from . import hookspecs, markers, options
+from . import report as reporting
+from .options import Settings
+
+# On Item.stash: how the item is checked (absent: not checked).
+mark_spec_key = pytest.StashKey["markers.MarkSpec"]()
+# On Config.stash: the active session plugin.
+session_key = pytest.StashKey["LeakGuardPlugin"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.register(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    markers.register(config)  # always, so --strict-markers users are fine
+    settings = Settings.from_config(config)
+    if not settings.enabled:
+        return
+    plugin = LeakGuardPlugin(config, settings)
+    config.stash[session_key] = plugin
+    config.pluginmanager.register(plugin, "leakguard-session")
+
+
+class LeakGuardPlugin:
+    """Session state and the per-test hooks; registered only when enabled."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        from .session import SessionState
+
+        self.config = config
+        self.settings = settings
+        self.state = SessionState(config, settings)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Validate every marker before any test runs; a bad one stops the run."""
+        for item in items:
+            spec = markers.spec_for(item, self.settings)
+            if spec is not None:
+                item.stash[mark_spec_key] = spec
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        spec = item.stash.get(mark_spec_key, None)
+        if spec is None:
+            return None
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        reports = self.state.check(item, nextitem, spec)
+        for rep in reports:
+            item.ihook.pytest_runtest_logreport(report=rep)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+        with self.state.fixture_setup(fixturedef):
+            return (yield)
+
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+        self.state.fixture_finished(fixturedef)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+        result = getattr(report, "leakguard", None)
+        if not result or not report.failed:
+            return None
+        if result.get("leaked"):
+            return reporting.STATUS
+        if result.get("not_repeatable"):
+            return reporting.NOT_REPEATABLE_STATUS
+        return None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.state.record(report)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        self.state.terminal_summary(terminalreporter)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.state.session_finished(session)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_leakguard_resource_checkers(self, config: pytest.Config) -> list[Any]:
+        from .resources import builtin_checkers
+
+        return builtin_checkers()

@@ -4,4 +4,10 @@ from __future__ import annotations
 
 from .base import Resource, ResourceChecker
 
-__all__ = ["Resource", "ResourceChecker"]
+
+def builtin_checkers() -> list[ResourceChecker]:
+    """One instance of every built-in checker, in report order."""
+    return []
+
+
+__all__ = ["Resource", "ResourceChecker", "builtin_checkers"]

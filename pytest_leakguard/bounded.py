@@ -1,0 +1,87 @@
+"""Bounded containers that grow until full: a filling cache is not a leak.
+
+Only consulted once a test already looks leaky, so a heap walk is affordable
+here.  Types are checked with ``type()`` and the class dictionaries, never by
+attribute access on the object first, so hostile objects (a ``MagicMock``, a
+raising ``__getattr__``) cannot fool or break the scan.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class _HeapSource(Protocol):
+    def all_objects(self) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Filling:
+    """A bounded container that grew between two snapshots."""
+
+    label: str
+    remaining: int
+    growth: int
+
+
+_LRU_TYPE = type(functools.lru_cache(maxsize=1)(lambda: None))
+
+# id -> (label, size, capacity, the container itself, to compare like with like)
+Snapshot = dict[int, tuple[str, int, int, Any]]
+
+
+def snapshot(heap: _HeapSource) -> Snapshot:
+    """Sizes and capacities of every bounded container alive now."""
+    found: Snapshot = {}
+    for obj in heap.all_objects():
+        measured = _measure(obj)
+        if measured is not None:
+            found[id(obj)] = (*measured, obj)
+    return found
+
+
+def growing(before: Snapshot, after: Snapshot) -> list[Filling]:
+    """The containers of ``after`` that grew and still have room."""
+    result = []
+    for key, (label, size, capacity, obj) in after.items():
+        old = before.get(key)
+        if old is None or old[3] is not obj or size <= old[1]:
+            continue
+        if size < capacity:
+            result.append(Filling(label, capacity - size, size - old[1]))
+    return result
+
+
+def _measure(obj: Any) -> tuple[str, int, int] | None:
+    kind = type(obj)
+    try:
+        if kind is _LRU_TYPE:
+            info = obj.cache_info()
+            if info.maxsize:
+                return f"lru_cache {_name(obj)} (maxsize={info.maxsize})", info.currsize, info.maxsize
+        elif issubclass(kind, collections.deque):
+            if obj.maxlen is not None:
+                return f"deque(maxlen={obj.maxlen})", len(obj), obj.maxlen
+        elif _declares(kind, "maxsize") and _declares(kind, "currsize"):
+            # cachetools-style caches: sized in their own units
+            maxsize, currsize = obj.maxsize, obj.currsize
+            if isinstance(maxsize, int) and isinstance(currsize, int) and maxsize > 0:
+                return f"{kind.__qualname__}(maxsize={maxsize})", currsize, maxsize
+    except Exception:  # a hostile container is simply not a known cache
+        return None
+    return None
+
+
+def _declares(kind: type, name: str) -> bool:
+    return any(name in vars(klass) for klass in kind.__mro__)
+
+
+def _name(wrapper: Any) -> str:
+    module = getattr(wrapper, "__module__", "?")
+    return f"{module}.{getattr(wrapper, '__qualname__', '?')}"
+
+
+__all__ = ["Filling", "growing", "snapshot"]

@@ -1,0 +1,202 @@
+"""Checking one item: warm-up, measured runs, the decision, the explanation.
+
+``check_item`` ties the runner, the probe and the decision rule together and
+returns plain data: the reports to log once, and a JSON-able outcome.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from . import bounded, explain
+from .caches import clear_interpreter_caches
+from .markers import MarkSpec
+from .probes import MemoryProbe
+from .runner import ItemDriver, Reports, capturing_warnings, make_driver, passed, run_until
+from .verdict import MemoryDecision, Policy, decide
+
+# Runs spent at most filling a bounded cache before judging again.
+MAX_FILL_RUNS = 200
+
+
+@dataclass
+class ItemOutcome:
+    """What checking one item produced.
+
+    :param reports: to be logged, once, by the caller.
+    :param memory: the memory verdict as JSON-able data, or None when memory
+        was not judged (not repeated, or a run failed or skipped).
+    :param not_repeatable: passed at first, failed on run N (1-based).
+    """
+
+    reports: Reports
+    memory: dict[str, Any] | None = None
+    not_repeatable: int | None = None
+    resource_warnings: list[Any] = field(default_factory=list)
+    runs_done: int = 0
+
+
+def check_item(item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec) -> ItemOutcome:
+    """Run ``item`` as ``spec`` says; never log anything."""
+    settings = spec.settings
+    driver = make_driver(item, settings.mode if spec.repeat else "item")
+    with capturing_warnings(resource_warnings=settings.resources) as captured:
+        outcome = _run_and_judge(driver, spec, nextitem)
+        closing = driver.finish(nextitem) if spec.repeat else []
+        if closing:  # a broader fixture failed to tear down: that is the teardown report
+            outcome.reports = [r for r in outcome.reports if r.when != "teardown"] + closing
+        if not spec.repeat:
+            # Objects dropped without close and caught in young cycles warn now,
+            # while the test is still the one to blame (old generations would
+            # cost a heap walk per test).
+            import gc
+
+            gc.collect(1)
+    outcome.resource_warnings = captured.resource_warnings()
+    captured.replay()
+    return outcome
+
+
+def _run_and_judge(driver: ItemDriver, spec: MarkSpec, nextitem: pytest.Item | None) -> ItemOutcome:
+    if not spec.repeat:
+        return ItemOutcome(reports=driver.run_once(nextitem), runs_done=1)
+    started = driver.start()
+    if not passed(started):
+        return ItemOutcome(reports=started)
+    settings = spec.settings
+    untraced = max(settings.warmup - 1, 0)
+    reports, done = run_until(driver, untraced)
+    if done < untraced:
+        return _stopped(started + reports, done)
+    probe = MemoryProbe()
+    probe.begin()
+    try:
+        after_run = functools.partial(_after_run, probe)
+        # The last warm-up run is traced and its sample is the baseline, taken
+        # like every measured sample (while run_until holds the run's reports).
+        traced = settings.warmup - untraced
+        if traced:
+            reports, done = run_until(driver, traced, after_run)
+            if done < traced:
+                return _stopped(started + reports, untraced + done)
+            del reports
+        else:
+            after_run()
+        return _measure(driver, spec, probe, started, after_run)
+    finally:
+        probe.end()
+
+
+def _stopped(reports: Reports, runs_passed: int) -> ItemOutcome:
+    return ItemOutcome(
+        reports=reports,
+        not_repeatable=runs_passed + 1 if runs_passed and not _skipped(reports) else None,
+        runs_done=runs_passed + 1,
+    )
+
+
+def _skipped(reports: Reports) -> bool:
+    return any(r.skipped or hasattr(r, "wasxfail") for r in reports)
+
+
+def _after_run(probe: MemoryProbe) -> None:
+    clear_interpreter_caches()
+    probe.sample()
+
+
+def _measure(
+    driver: ItemDriver, spec: MarkSpec, probe: MemoryProbe, started: Reports, after_run: Callable[[], None]
+) -> ItemOutcome:
+    settings = spec.settings
+    policy = Policy(settings.min_bytes, settings.min_objects, settings.ignore_types)
+    warmup = settings.warmup
+    reports, done = run_until(driver, settings.runs, after_run)
+    if done < settings.runs:
+        return _stopped(started + reports, warmup + done)
+    total = warmup + done
+    if decide(probe.samples(), policy).undecided:  # not kept: it would be counted
+        extra = settings.max_runs - settings.runs
+        reports, done = run_until(driver, extra, after_run)
+        total += done
+        if done < extra:
+            return _stopped(started + reports, total)
+        decision = decide(probe.samples(), policy, extended=True)
+    else:
+        decision = decide(probe.samples(), policy)
+    ignored = _ignored_by_hook(driver.item, decision)
+    if ignored:
+        policy = dataclasses.replace(policy, ignore_types=policy.ignore_types | ignored)
+        decision = decide(probe.samples(), policy, extended=True)
+    notes = list(probe.notes)
+    judged = True
+    if decision.leaked:
+        filled = _fill_bounded_caches(driver, probe, policy, settings.runs)
+        if filled is not None:
+            note, refined, runs = filled
+            notes.append(note)
+            total += runs
+            judged = refined is not None
+            decision = refined or decision
+    memory = _memory_data(decision, policy, total, notes)
+    memory["leaked"] = decision.leaked and judged
+    if memory["leaked"]:
+        memory["explanation"] = explain.explain_leak(driver, probe, decision)
+    return ItemOutcome(reports=started + reports, memory=memory, runs_done=total)
+
+
+def _ignored_by_hook(item: pytest.Item, decision: MemoryDecision) -> frozenset[str]:
+    hook = item.ihook.pytest_leakguard_ignore_type
+    return frozenset(name for name, _ in decision.growing_types if hook(type_name=name, item=item))
+
+
+def _fill_bounded_caches(
+    driver: ItemDriver, probe: MemoryProbe, policy: Policy, runs: int
+) -> tuple[str, MemoryDecision | None, int] | None:
+    """Tell a bounded cache that is still filling from a leak.
+
+    If bounded containers (``deque(maxlen=...)``, ``lru_cache(maxsize=...)``)
+    grow during one more run, run until they are full and measure again: a
+    cache that is full stops growing, a leak does not.  A cache too large to
+    fill in ``MAX_FILL_RUNS`` runs is not judged (decision None): zero false
+    positives come first.
+    """
+    before = bounded.snapshot(probe)
+    _, done = run_until(driver, 1)
+    after = bounded.snapshot(probe)
+    growing = bounded.growing(before, after)
+    del before, after
+    if not done or not growing:
+        return None
+    needed = max(math.ceil(g.remaining / max(g.growth, 1)) for g in growing)
+    labels = ", ".join(g.label for g in growing)
+    if needed > MAX_FILL_RUNS:
+        note = f"growth is held by bounded {labels}, {needed} runs from full: not judged"
+        return note, None, 1
+    _, filled = run_until(driver, needed + 1)
+    probe.restart()
+    _, measured = run_until(driver, runs, functools.partial(_after_run, probe))
+    decision = decide(probe.samples(), policy, extended=True)
+    verb = "kept growing after" if decision.leaked else "stopped growing once"
+    note = f"{verb} bounded {labels} filled ({needed + 1} extra runs)"
+    return note, decision, 1 + filled + measured
+
+
+def _memory_data(decision: MemoryDecision, policy: Policy, runs: int, notes: list[str]) -> dict[str, Any]:
+    return {
+        "leaked": decision.leaked,
+        "runs": runs,
+        "bytes_trend": decision.bytes_trend.value,
+        "objects_trend": decision.objects_trend.value,
+        "bytes_per_run": list(decision.bytes_per_run),
+        "objects_per_run": list(decision.objects_per_run),
+        "growing_types": [[name, list(series)] for name, series in decision.growing_types[:10]],
+        "policy": dataclasses.asdict(policy) | {"ignore_types": sorted(policy.ignore_types)},
+        "notes": notes,
+    }

@@ -1,0 +1,54 @@
+"""``--leakguard-json``: one JSON document for the whole run, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .session import SessionState
+
+VERSION = 1
+
+
+def document(state: SessionState) -> dict[str, Any]:
+    """The run as plain data: settings, totals and one entry per test."""
+    tests = sorted(state.results.values(), key=lambda t: t["nodeid"])
+    settings = state.settings
+    return {
+        "version": VERSION,
+        "settings": {
+            "runs": settings.runs,
+            "warmup": settings.warmup,
+            "max_runs": settings.max_runs,
+            "min_bytes": settings.min_bytes,
+            "min_objects": settings.min_objects,
+            "mode": settings.mode,
+            "check_all": settings.check_all,
+            "resources": settings.resources,
+        },
+        "totals": {
+            "tests": len(tests),
+            "checked": sum(1 for t in tests if t.get("checked")),
+            "leaked": sum(1 for t in tests if t.get("leaked")),
+        },
+        "notes": list(state.notes),
+        "tests": tests,
+    }
+
+
+def write_json(path: str, state: SessionState) -> None:
+    """Write to a temporary file beside ``path``, then rename: never half a file."""
+    text = json.dumps(document(state), indent=2, sort_keys=True, default=str)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".leakguard-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

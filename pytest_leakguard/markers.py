@@ -1,0 +1,158 @@
+"""The ``leakguard`` and ``no_leakguard`` markers and the per-test ``MarkSpec``.
+
+Marker arguments are validated by calling a plain function whose signature
+*is* the marker's API (pytest-django's habit), so Python itself rejects
+unknown or positional arguments, and the help line cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from . import options
+from .options import Settings
+
+MARKER = "leakguard"
+OPT_OUT_MARKER = "no_leakguard"
+
+
+def leakguard(
+    *,
+    runs: int | None = None,
+    warmup: int | None = None,
+    max_runs: int | None = None,
+    min_bytes: int | str | None = None,
+    min_objects: int | None = None,
+    mode: str | None = None,
+    ignore_types: Iterable[str] = (),
+    allow: Iterable[str] = (),
+    resources: bool | None = None,
+) -> dict[str, Any]:
+    """Repeat this test and fail it if its memory keeps growing.
+
+    All arguments are optional and override the command line and ini file:
+    ``runs``/``warmup``/``max_runs`` (how often to run), ``min_bytes`` (an int or
+    a size such as ``'1 KiB'``) and ``min_objects`` (growth per run that counts),
+    ``mode`` ('item' or 'call'), ``ignore_types`` (type names to disregard),
+    ``allow`` ('kind:pattern' resources allowed to stay open), ``resources``
+    (False skips the resource check).
+    """
+    checked: dict[str, Any] = {}
+    for name, parse, value in (
+        ("runs", options.positive_int, runs),
+        ("warmup", options.non_negative_int, warmup),
+        ("max_runs", options.positive_int, max_runs),
+        ("min_bytes", options.size, min_bytes),
+        ("min_objects", options.positive_int, min_objects),
+        ("mode", options.mode, mode),
+    ):
+        if value is not None:
+            checked[name] = parse(value)
+    if resources is not None:
+        if not isinstance(resources, bool):
+            raise ValueError(f"resources={resources!r} must be True or False")
+        checked["resources"] = resources
+    if ignore_types:
+        checked["ignore_types"] = frozenset(_strings("ignore_types", ignore_types))
+    if allow:
+        checked["allow"] = tuple(_strings("allow", allow))
+    return checked
+
+
+def no_leakguard(reason: str = "") -> str:
+    """Do not check this test at all (neither memory nor resources)."""
+    if not isinstance(reason, str):
+        raise ValueError(f"reason={reason!r} must be a string")
+    return reason
+
+
+@dataclass(frozen=True, slots=True)
+class MarkSpec:
+    """How one test is checked: session settings merged with its markers.
+
+    :param repeat: run it several times and judge its memory (marked, or
+        ``--leakguard-all``); otherwise only its resources are checked.
+    """
+
+    settings: Settings
+    repeat: bool
+
+    @property
+    def resources(self) -> bool:
+        return self.settings.resources
+
+
+def register(config: pytest.Config) -> None:
+    """Document the markers for ``--markers`` and ``--strict-markers``."""
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(runs=None, warmup=None, max_runs=None, min_bytes=None, "
+        "min_objects=None, mode=None, ignore_types=(), allow=(), resources=None): "
+        + _first_line(leakguard.__doc__),
+    )
+    config.addinivalue_line(
+        "markers", f"{OPT_OUT_MARKER}(reason=''): " + _first_line(no_leakguard.__doc__)
+    )
+
+
+def spec_for(item: pytest.Item, settings: Settings) -> MarkSpec | None:
+    """The ``MarkSpec`` of ``item``, or None when it is not checked at all.
+
+    :raises pytest.UsageError: naming the test and the bad marker argument.
+    """
+    if item.get_closest_marker(OPT_OUT_MARKER) is not None:
+        _validated(item, OPT_OUT_MARKER, no_leakguard)
+        return None
+    overrides: dict[str, Any] = {}
+    marks = list(item.iter_markers(MARKER))
+    for mark in reversed(marks):  # closest marker last, so it wins
+        overrides.update(_validated_mark(item, mark))
+    repeat = bool(marks) or settings.check_all
+    merged = dataclasses.replace(settings, **overrides)
+    if merged.max_runs < merged.runs:
+        merged = dataclasses.replace(merged, max_runs=merged.runs)
+    if not repeat and not merged.resources:
+        return None
+    return MarkSpec(settings=merged, repeat=repeat)
+
+
+def _validated(item: pytest.Item, name: str, signature: Any) -> Any:
+    mark = item.get_closest_marker(name)
+    assert mark is not None
+    return _call(item, mark, signature)
+
+
+def _validated_mark(item: pytest.Item, mark: pytest.Mark) -> dict[str, Any]:
+    result: dict[str, Any] = _call(item, mark, leakguard)
+    return result
+
+
+def _call(item: pytest.Item, mark: pytest.Mark, signature: Any) -> Any:
+    try:
+        return signature(*mark.args, **mark.kwargs)
+    except (TypeError, ValueError) as exc:
+        arguments = ", ".join(
+            [repr(a) for a in mark.args] + [f"{k}={v!r}" for k, v in mark.kwargs.items()]
+        )
+        raise pytest.UsageError(
+            f"{item.nodeid}: invalid @pytest.mark.{mark.name}({arguments}): {exc}"
+        ) from None
+
+
+def _strings(name: str, values: Iterable[str]) -> list[str]:
+    if isinstance(values, str):
+        values = [values]
+    result = list(values)
+    for value in result:
+        if not isinstance(value, str):
+            raise ValueError(f"{name} entries must be strings, got {value!r}")
+    return result
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0]

@@ -1,0 +1,183 @@
+"""From a checked item's outcome to what people and machines read.
+
+The per-test *result* is a JSON-able dict that rides on the ``TestReport``
+(as ``report.leakguard``), so pytest-xdist carries it to the controller and
+every summary -- terminal, JSON, JUnit -- is built from the same data.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from .units import format_size
+
+STATUS = ("failed", "L", "LEAKED")
+NOT_REPEATABLE_STATUS = ("failed", "N", "NOT REPEATABLE")
+SECTION = "leakguard"
+
+
+def build_result(memory: dict[str, Any] | None, resources: Sequence[dict[str, Any]], not_repeatable: int | None) -> dict[str, Any]:
+    """The JSON-able verdict of one checked test."""
+    leaks = _memory_leaks(memory) + list(resources)
+    return {
+        "checked": memory is not None or not_repeatable is None,
+        "leaked": bool(leaks),
+        "leaks": leaks,
+        "memory": memory,
+        "not_repeatable": not_repeatable,
+    }
+
+
+def _memory_leaks(memory: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not memory or not memory["leaked"]:
+        return []
+    leaks = []
+    if memory["bytes_trend"] == "growing":
+        per_run = memory["bytes_per_run"]
+        leaks.append({"kind": "bytes", "per_run": per_run, "summary": f"{format_size(_typical(per_run))} per run", "fingerprint": "bytes"})
+    if memory["objects_trend"] == "growing" or memory["growing_types"]:
+        per_run = memory["objects_per_run"]
+        types = [name for name, _ in memory["growing_types"]]
+        what = ", ".join(types[:3]) or "objects"
+        leaks.append(
+            {
+                "kind": "objects",
+                "per_run": per_run,
+                "summary": f"{_typical(per_run)} objects per run ({what})",
+                "fingerprint": "objects:" + ",".join(sorted(types)),
+            }
+        )
+    return leaks
+
+
+def verdict_line(result: dict[str, Any]) -> str:
+    """``LEAKED 1.2 KiB and 10 objects per run (runs: +10 +10 +10 +11)``."""
+    parts = []
+    memory = result.get("memory")
+    kinds = {leak["kind"] for leak in result["leaks"]}
+    if memory and memory["leaked"]:
+        bytes_part = format_size(_typical(memory["bytes_per_run"]))
+        objects = _typical(memory["objects_per_run"])
+        runs = " ".join(_signed(d) for d in memory["objects_per_run"] if True)
+        if "objects" not in kinds:
+            runs = " ".join(_signed_size(d) for d in memory["bytes_per_run"])
+        parts.append(f"{bytes_part} and {objects} objects per run (runs: {runs})")
+    resources = [leak for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")]
+    if resources:
+        parts.append(_count_resources(resources))
+    return "LEAKED " + "; ".join(parts)
+
+
+def section(result: dict[str, Any], nodeid: str) -> str:
+    """The ``leakguard`` report section: figures, types, sites, path, help."""
+    lines = [verdict_line(result)]
+    memory = result.get("memory")
+    if memory and memory["leaked"]:
+        lines += _memory_section(memory)
+    resources = [leak for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")]
+    if resources:
+        lines.append("Left open:")
+        for leak in resources:
+            site = f"  (created at {leak['site']})" if leak.get("site") else ""
+            count = f" x{leak['count']}" if leak.get("count", 1) > 1 else ""
+            lines.append(f"  {leak['kind']}: {leak['summary']}{count}{site}")
+    lines += _how_to_silence(result)
+    return "\n".join(lines)
+
+
+def _memory_section(memory: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Measured runs: {len(memory['bytes_per_run'])} of {memory['runs']} runs in all",
+        "  bytes per run:   " + " ".join(_signed_size(d) for d in memory["bytes_per_run"]),
+        "  objects per run: " + " ".join(_signed(d) for d in memory["objects_per_run"]),
+    ]
+    explanation = memory.get("explanation") or {}
+    if explanation.get("types"):
+        lines.append("Types that grew (per run: count, retained size):")
+        for row in explanation["types"]:
+            lines.append(f"  {row['type']:<32} +{row['count_per_run']:<6} {format_size(row['retained_bytes_per_run'])}")
+    elif memory["growing_types"]:
+        lines.append("Types that grew:")
+        for name, series in memory["growing_types"]:
+            lines.append(f"  {name:<32} " + " ".join(_signed(d) for d in series))
+    if explanation.get("sites"):
+        lines.append("Allocated at (per run):")
+        for site in explanation["sites"]:
+            where = f"{site['file']}:{site['line']}"
+            lines.append(f"  {where:<40} {format_size(site['bytes_per_run']):>10}  {site['source']}")
+    if explanation.get("path"):
+        lines.append("Held by:")
+        lines.append("  " + " -> ".join(explanation["path"]))
+    for row in explanation.get("types", []):
+        if row["samples"]:
+            lines.append(f"Samples of {row['type']}:")
+            lines += [f"  {text}" for text in row["samples"]]
+            break
+    notes = list(memory.get("notes", [])) + list(explanation.get("notes", []))
+    lines += [f"Note: {note}" for note in notes]
+    return lines
+
+
+def _how_to_silence(result: dict[str, Any]) -> list[str]:
+    hints = []
+    memory = result.get("memory")
+    if memory and memory["leaked"] and memory["growing_types"]:
+        names = ", ".join(repr(name) for name, _ in memory["growing_types"][:3])
+        hints.append(f"@pytest.mark.leakguard(ignore_types=[{names}])")
+    kinds = sorted({leak["kind"] for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")})
+    if kinds:
+        hints.append(f"@pytest.mark.leakguard(allow=['{kinds[0]}:*'])")
+    hints.append("@pytest.mark.no_leakguard(reason='...')")
+    return ["To accept it: " + ", or ".join(hints) + " (see the leakguard_* ini keys for suite-wide settings)"]
+
+
+def summary_line(nodeid: str, result: dict[str, Any]) -> str:
+    return f"LEAKED {nodeid} - {verdict_line(result)[len('LEAKED '):]}"
+
+
+def _count_resources(resources: list[dict[str, Any]]) -> str:
+    counts: dict[str, int] = {}
+    for leak in resources:
+        counts[leak["kind"]] = counts.get(leak["kind"], 0) + leak.get("count", 1)
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) + " left open"
+
+
+def _typical(series: Sequence[int]) -> int:
+    return int(statistics.median(series)) if series else 0
+
+
+def _signed(value: int) -> str:
+    return f"{value:+d}"
+
+
+def _signed_size(value: int) -> str:
+    return ("+" if value >= 0 else "-") + format_size(abs(value))
+
+
+class _Crash:
+    """What pytest's short summary and JUnit read from ``longrepr.reprcrash``."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.path = ""
+        self.lineno = 0
+
+
+class LeakRepr:
+    """A leak as a report's ``longrepr``: one message line, then the section.
+
+    Under pytest-xdist the report travels as JSON and this becomes its text.
+    """
+
+    def __init__(self, message: str, body: str) -> None:
+        self.reprcrash = _Crash(message)
+        self.body = body
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.body.splitlines():
+            tw.line(line, red=line.startswith("LEAKED"))
+
+    def __str__(self) -> str:
+        return self.body

@@ -1,0 +1,114 @@
+"""Snapshot every checker around a test, let stragglers settle, describe the rest.
+
+"Settle, then judge" (goleak's habit): a thread that finishes a few
+milliseconds after teardown, or a socket closed by a callback, is given a
+short, bounded time to go away before it is reported.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from .base import Resource, ResourceChecker
+
+Snapshot = dict[str, frozenset[str]]
+_FIRST_PAUSE = 0.002
+
+
+@dataclass(frozen=True, slots=True)
+class AllowRule:
+    """``kind:pattern`` from the ini file or a marker; fnmatch on the description."""
+
+    kind: str
+    pattern: str
+
+    def allows(self, resource: Resource) -> bool:
+        if self.kind not in ("*", resource.kind):
+            return False
+        return any(
+            fnmatch.fnmatchcase(text, self.pattern)
+            for text in (resource.description, resource.fingerprint, resource.site or "")
+        )
+
+
+def parse_allow_rules(lines: Iterable[str], known_kinds: Iterable[str], where: str) -> tuple[AllowRule, ...]:
+    """Parse ``kind:pattern`` lines.
+
+    :raises ValueError: naming the entry, where it came from and the kinds.
+    """
+    kinds = set(known_kinds) | {"*"}
+    rules = []
+    for line in lines:
+        kind, sep, pattern = line.partition(":")
+        kind, pattern = kind.strip(), pattern.strip()
+        if not sep or not pattern:
+            raise ValueError(f"invalid allow entry {line!r} in {where}: expected 'kind:pattern', e.g. 'thread:*poller*'")
+        if kind not in kinds:
+            raise ValueError(f"invalid allow entry {line!r} in {where}: unknown kind {kind!r}; kinds are {', '.join(sorted(kinds))}")
+        rules.append(AllowRule(kind, pattern))
+    return tuple(rules)
+
+
+class ResourceGuard:
+    """Runs the checkers; holds no resource, only string identities."""
+
+    def __init__(self, checkers: Sequence[ResourceChecker], notes: list[str]) -> None:
+        self.checkers = list(checkers)
+        self.notes = notes
+
+    @property
+    def kinds(self) -> list[str]:
+        return [checker.kind for checker in self.checkers]
+
+    def snapshot(self) -> Snapshot:
+        """What every checker sees now; a failing checker is noted and skipped."""
+        return {checker.kind: self._snapshot(checker) for checker in self.checkers}
+
+    def _snapshot(self, checker: ResourceChecker) -> frozenset[str]:
+        try:
+            return frozenset(checker.snapshot())
+        except Exception as exc:
+            self._note(f"resource checker {checker.kind!r} failed: {type(exc).__name__}: {exc}")
+            return frozenset()
+
+    def new_since(self, before: Snapshot, settle_time: float) -> dict[str, frozenset[str]]:
+        """Identities that appeared since ``before`` and stayed, after settling."""
+        new = self._diff(before, self.snapshot())
+        pause, deadline = _FIRST_PAUSE, time.monotonic() + settle_time
+        while new and time.monotonic() < deadline:
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+            pause *= 2
+            current = {kind: self._snapshot(self._checker(kind)) for kind in new}
+            new = {kind: keys & current[kind] for kind, keys in new.items() if keys & current[kind]}
+        return new
+
+    def describe(self, new: dict[str, frozenset[str]]) -> list[Resource]:
+        resources: list[Resource] = []
+        for kind, keys in new.items():
+            checker = self._checker(kind)
+            try:
+                resources.extend(checker.describe(sorted(keys)))
+            except Exception as exc:
+                self._note(f"resource checker {kind!r} could not describe {len(keys)} resource(s): {type(exc).__name__}")
+                resources.extend(Resource(kind, key, f"{kind} {key} (not described)", None, kind) for key in sorted(keys))
+        return resources
+
+    def _diff(self, before: Snapshot, after: Snapshot) -> dict[str, frozenset[str]]:
+        return {kind: keys - before.get(kind, frozenset()) for kind, keys in after.items() if keys - before.get(kind, frozenset())}
+
+    def _checker(self, kind: str) -> ResourceChecker:
+        return next(c for c in self.checkers if c.kind == kind)
+
+    def _note(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
+
+
+def filter_allowed(
+    resources: Iterable[Resource], rules: Sequence[AllowRule], ignore: Callable[[Resource], bool]
+) -> list[Resource]:
+    """Drop what an allow rule or the ignore hook accepts."""
+    return [r for r in resources if not any(rule.allows(r) for rule in rules) and not ignore(r)]

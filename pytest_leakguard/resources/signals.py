@@ -1,0 +1,132 @@
+"""Signal handlers a test installed with ``signal.signal`` and did not restore.
+
+A leftover ``SIGTERM`` or ``SIGINT`` handler changes how every later test (and
+the pytest process itself) reacts to Ctrl-C or to a CI runner's timeout, and it
+keeps its closure, often a whole server object, alive until exit.
+
+``signal.getsignal`` only reads the interpreter's handler table, so a snapshot
+is one cheap call per signal.  The identity is the signal name plus the
+handler's identity, which means a handler replaced and restored before teardown
+is not reported, while a test that *changes* a handler (even to ``SIG_IGN`` or
+back to ``SIG_DFL``) is.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterable
+
+from .base import Resource
+from .sys_hooks import callable_name, definition_site
+
+try:
+    from _signal import getsignal as _getsignal  # C, no Enum wrapping
+except ImportError:  # pragma: no cover - other interpreters
+    _getsignal: Callable[[int], object] = signal.getsignal  # type: ignore[no-redef]
+
+#: SIGKILL and SIGSTOP cannot be caught; asking about them only wastes time.
+_UNCATCHABLE = frozenset(
+    getattr(signal, name) for name in ("SIGKILL", "SIGSTOP") if hasattr(signal, name)
+)
+
+
+def _signal_names() -> tuple[tuple[int, str], ...]:
+    """``(number, name)`` for every catchable signal, computed once."""
+    names = []
+    for signum in sorted(signal.valid_signals()):
+        if signum in _UNCATCHABLE:
+            continue
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:  # real-time signals have no name of their own
+            name = f"SIG{int(signum)}"
+        names.append((int(signum), name))
+    return tuple(names)
+
+
+#: ``_signal.getsignal`` answers with plain ints for these; the public
+#: ``signal.getsignal`` wraps them in an Enum, which costs ~1 us per signal.
+_NAMED = {int(signal.SIG_DFL): "SIG_DFL", int(signal.SIG_IGN): "SIG_IGN"}
+
+
+def _handler_identity(handler: object) -> str:
+    """``SIG_DFL``/``SIG_IGN``/``None`` by name, any callable by ``id()``."""
+    if handler is None:
+        return "None"
+    if isinstance(handler, int):
+        return _NAMED.get(int(handler), str(int(handler)))
+    return f"{id(handler):x}"
+
+
+def _handler_name(handler: object) -> str:
+    if handler is None:
+        return "a handler installed outside Python"
+    if isinstance(handler, int):
+        return _NAMED.get(int(handler), str(int(handler)))
+    return callable_name(handler)
+
+
+class SignalHandlerChecker:
+    """Finds signal handlers changed by a test and left in place.
+
+    :param signals: restrict the check to these signal numbers (default: all
+        valid signals except SIGKILL and SIGSTOP).
+    """
+
+    kind = "signal-handler"
+
+    def __init__(self, signals: Iterable[int] | None = None) -> None:
+        names = _signal_names()
+        if signals is not None:
+            wanted = set(signals)
+            names = tuple(pair for pair in names if pair[0] in wanted)
+        self._signals = names
+        self._numbers = tuple(signum for signum, _ in names)
+        self._last_ids: tuple[int, ...] = ()
+        self._last_keys: frozenset[str] = frozenset()
+
+    def _current(self) -> dict[str, tuple[str, object]]:
+        found: dict[str, tuple[str, object]] = {}
+        getsignal = _getsignal
+        for signum, name in self._signals:
+            try:
+                handler = getsignal(signum)
+            except (OSError, ValueError, RuntimeError):
+                continue
+            found[f"{name}={_handler_identity(handler)}"] = (name, handler)
+        return found
+
+    def snapshot(self) -> frozenset[str]:
+        """``SIGNAME=handler-identity`` for every catchable signal.
+
+        Keys are rebuilt only when some handler's ``id()`` changed since the
+        last call, which keeps the usual call at a few microseconds.  Only the
+        ids are remembered, never the handlers.
+        """
+        try:
+            ids = tuple(map(id, map(_getsignal, self._numbers)))
+        except (OSError, ValueError, RuntimeError):
+            return frozenset(self._current())
+        if ids != self._last_ids:
+            self._last_keys = frozenset(self._current())
+            self._last_ids = ids
+        return self._last_keys
+
+    def describe(self, keys: Iterable[str]) -> list[Resource]:
+        """Name the handlers still installed under ``keys`` and where they are defined."""
+        current = self._current()
+        found = []
+        for key in sorted(set(keys) & current.keys()):
+            name, handler = current[key]
+            target = _handler_name(handler)
+            site = None if isinstance(handler, int) else definition_site(handler)
+            found.append(
+                Resource(
+                    kind=self.kind,
+                    key=key,
+                    description=f"signal {name} -> {target}",
+                    site=site,
+                    fingerprint=f"{self.kind}:{name}:{target}",
+                )
+            )
+        return found

@@ -1,0 +1,338 @@
+"""Where sockets, files, threads and processes were created, recorded cheaply.
+
+A report that says *what* is open but not *where* it was opened sends people
+hunting.  While a test runs, one audit hook (``sys.addaudithook``) notes the
+user's line for each socket and file open; checkers add events of their own
+(thread starts, child processes, database connections) with :func:`watch`.
+Audit hooks cannot be removed, so it is installed lazily, once per process,
+and only tests a flag while recording is off.
+
+Only small things are kept: a :class:`Site` per creation, keyed by a weak
+reference or by path, all dropped when recording stops; recording never keeps
+a resource alive.  Stop recording only after the checkers' ``describe`` ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import linecache
+import os
+import sys
+import sysconfig
+import tracemalloc
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.util import find_spec
+from types import FrameType
+from typing import Any
+
+AuditArgs = tuple[Any, ...]
+Watcher = Callable[[AuditArgs], None]
+
+#: Frames climbed from an audit event to find the user's line.
+MAX_DEPTH = 64
+#: Paths remembered per test, so a test opening thousands of files stays cheap.
+MAX_PATHS = 4096
+#: Opens that are never a test's resource (the checkers' own /proc reads).
+_IGNORED_PREFIXES = ("/proc/", "/sys/")
+_USER, _THIRD_PARTY, _SKIP = 0, 1, 2
+
+#: Why sites cannot be recorded in this process, or None.
+unavailable_reason: str | None = None
+
+_recording = 0  # nesting depth: the only thing the hook reads when idle
+_installed = False
+_records: dict[int, _Record] = {}
+_path_sites: dict[str, Site] = {}
+_handlers: dict[str, list[Watcher]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One line of user code that created a resource.
+
+    :param filename: the code object's file name.
+    :param lineno: the line being executed.
+    :param func: the function's name ('' when unknown, as from tracemalloc).
+    """
+
+    filename: str
+    lineno: int
+    func: str = ""
+
+    @property
+    def path(self) -> str:
+        """The file relative to the working directory, or a short library path."""
+        try:
+            return _short_path(self.filename, os.getcwd())
+        except OSError:  # the working directory was deleted
+            return self.filename
+
+    @property
+    def source(self) -> str | None:
+        """The stripped source line, read lazily (never inside the hook)."""
+        return linecache.getline(self.filename, self.lineno).strip() or None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.lineno}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    ref: weakref.ref[Any]
+    site: Site | None
+    category: str
+
+
+def install() -> bool:
+    """Add the audit hook once per process; return whether sites can be recorded."""
+    global _installed, unavailable_reason
+    if not _installed:
+        _installed = True
+        _tool_prefixes()  # fill the caches here, not inside the hook
+        _stdlib_prefixes()
+        try:
+            sys.addaudithook(_audit)
+        except Exception as exc:  # vetoed by another hook
+            unavailable_reason = f"cannot add an audit hook: {exc!r}"
+    return unavailable_reason is None
+
+
+def start_recording() -> None:
+    """Record creation sites from now on; nests with :func:`stop_recording`."""
+    global _recording
+    install()
+    _recording += 1
+
+
+def stop_recording() -> None:
+    """End one :func:`start_recording`; the outermost forgets every site."""
+    global _recording
+    _recording = max(0, _recording - 1)
+    if not _recording:
+        _records.clear()
+        _path_sites.clear()
+
+
+def is_recording() -> bool:
+    """Whether sites are being recorded now."""
+    return _recording > 0
+
+
+def watch(event: str, callback: Watcher) -> None:
+    """Call ``callback(args)`` for audit ``event`` while recording (idempotent).
+
+    For checkers that track objects of their own (database drivers).  The
+    callback must be quick; it may call :func:`current_site`.
+    """
+    install()
+    callbacks = _handlers.setdefault(event, [])
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
+def record(obj: object, category: str, site: Site | None = None) -> None:
+    """Remember ``obj`` weakly with ``site`` (default: the caller's user site)."""
+    if not _recording:
+        return
+    try:
+        ref = weakref.ref(obj, functools.partial(_forget, id(obj)))
+    except TypeError:  # not weakly referenceable: recording would keep it alive
+        return
+    _records[id(obj)] = _Record(ref, site or current_site(), category)
+
+
+def record_path(path: str, site: Site | None = None) -> None:
+    """Remember ``site`` (default: the caller's) as where ``path`` is opened.
+
+    ``open`` events are recorded already; this is for libraries that open
+    files in C without that event, such as SQLite.
+    """
+    if not _recording or len(_path_sites) >= MAX_PATHS:
+        return
+    if path.startswith(_IGNORED_PREFIXES) or path.endswith(".pyc"):
+        return
+    site = site or current_site()
+    if site is not None:
+        _path_sites[_absolute(path)] = site
+
+
+def recorded(category: str) -> list[object]:
+    """The live objects recorded under ``category``; drop the list soon."""
+    # copy() is one C call, so a weakref callback cannot resize it under us
+    refs = [rec.ref for rec in _records.copy().values() if rec.category == category]
+    return [obj for obj in (ref() for ref in refs) if obj is not None]
+
+
+def site_record_of(obj: object) -> Site | None:
+    """The recorded :class:`Site` of ``obj``, else tracemalloc's, else None."""
+    rec = _records.get(id(obj))
+    if rec is not None and rec.ref() is obj:
+        return rec.site
+    if tracemalloc.is_tracing():
+        with contextlib.suppress(Exception):
+            return find_user_site(tracemalloc.get_object_traceback(obj))
+    return None
+
+
+def site_of(obj: object) -> str | None:
+    """``path.py:31`` where ``obj`` was created, when known."""
+    return _text(site_record_of(obj))
+
+
+def site_for_path(path: str) -> str | None:
+    """``path.py:31`` where ``path`` was last opened while recording."""
+    site = _path_sites.get(_absolute(path))
+    if site is None:  # opened through a symbolic link?
+        real = os.path.realpath(path)
+        matches = (
+            s for p, s in _path_sites.copy().items() if os.path.realpath(p) == real
+        )
+        site = next(matches, None)
+    return _text(site)
+
+
+def site_for_fd(fd: int) -> str | None:
+    """``path.py:31`` of the recorded socket (or other object) using ``fd``."""
+    for rec in _records.copy().values():
+        with contextlib.suppress(Exception):
+            if rec.ref().fileno() == fd:  # type: ignore[union-attr]
+                return _text(rec.site)
+    return None
+
+
+def current_site() -> Site | None:
+    """The innermost user frame calling this, as a :class:`Site`."""
+    return find_user_site(sys._getframe(1))
+
+
+def find_user_site(frames: FrameType | Iterable[Any] | None) -> Site | None:
+    """Pick the innermost frame of the user's code.
+
+    Skips the standard library, pytest, pluggy and pytest-leakguard; a frame in
+    site-packages is used only when no frame of the project itself is found.
+
+    :param frames: a frame (its callers are walked), or a sequence ordered
+        oldest first with ``filename``/``lineno`` attributes, as
+        ``tracemalloc.Traceback`` and ``traceback.StackSummary`` are.
+    """
+    if frames is None:
+        return None
+    if isinstance(frames, FrameType):
+        candidates: Iterable[tuple[str, int, str]] = _walk(frames)
+    else:
+        candidates = (
+            (f.filename, f.lineno or 0, getattr(f, "name", "") or "")
+            for f in reversed(list(frames))
+        )
+    fallback = None
+    for filename, lineno, func in candidates:
+        category = _file_category(filename)
+        if category == _USER:
+            return Site(filename, lineno, func)
+        if category == _THIRD_PARTY and fallback is None:
+            fallback = Site(filename, lineno, func)
+    return fallback
+
+
+def user_frame_site(frames: FrameType | Iterable[Any] | None) -> str | None:
+    """:func:`find_user_site` as a ``path.py:31`` string."""
+    return _text(find_user_site(frames))
+
+
+def _text(site: Site | None) -> str | None:
+    return None if site is None else str(site)
+
+
+def _audit(event: str, args: AuditArgs) -> None:
+    if not _recording:
+        return
+    for handler in _handlers.get(event, ()):
+        # an exception here would make the user's open() or connect() fail
+        with contextlib.suppress(Exception):
+            handler(args)
+
+
+def _forget(key: int, ref: weakref.ref[Any]) -> None:
+    rec = _records.get(key)
+    if rec is not None and rec.ref is ref:
+        _records.pop(key, None)
+
+
+def _walk(frame: FrameType | None) -> Iterable[tuple[str, int, str]]:
+    for _ in range(MAX_DEPTH):
+        if frame is None:
+            return
+        code = frame.f_code
+        yield code.co_filename, frame.f_lineno or 0, code.co_name
+        frame = frame.f_back
+
+
+def _absolute(path: str) -> str:
+    return os.path.normpath(os.path.join(os.getcwd(), path))
+
+
+def _on_open(args: AuditArgs) -> None:
+    if not isinstance(args[0], int):  # open(fd) wraps what is already open
+        record_path(os.fsdecode(args[0]))
+
+
+def _on_socket(args: AuditArgs) -> None:
+    record(args[0], "socket")
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_category(filename: str) -> int:
+    if filename.startswith("<") or filename.startswith(_tool_prefixes()):
+        return _SKIP  # <frozen ...>, <string> (dataclass/namedtuple code), tools
+    if "/site-packages/" in filename or "/dist-packages/" in filename:
+        return _THIRD_PARTY
+    if filename.startswith(_stdlib_prefixes()):
+        return _SKIP
+    return _USER
+
+
+@functools.cache
+def _tool_prefixes() -> tuple[str, ...]:
+    dirs = {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    for name in ("_pytest", "pytest", "pluggy"):
+        with contextlib.suppress(ValueError):  # a module without __spec__
+            spec = find_spec(name)
+            if spec is not None and spec.origin:
+                dirs.add(os.path.dirname(spec.origin))
+    return _prefixes(dirs)
+
+
+@functools.cache
+def _stdlib_prefixes() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    return _prefixes(
+        {paths["stdlib"], paths["platstdlib"], os.path.dirname(os.__file__)}
+    )
+
+
+def _prefixes(dirs: Iterable[str]) -> tuple[str, ...]:
+    """Directories as prefixes with a trailing slash, also with links resolved."""
+    return tuple({os.path.join(p, "") for d in dirs for p in (d, os.path.realpath(d))})
+
+
+@functools.lru_cache(maxsize=1024)
+def _short_path(filename: str, cwd: str) -> str:
+    if filename.startswith(os.path.join(cwd, "")):
+        return os.path.relpath(filename, cwd)
+    for marker in ("/site-packages/", "/dist-packages/"):
+        index = filename.rfind(marker)
+        if index >= 0:
+            return filename[index + len(marker) :]
+    prefix = next((p for p in _stdlib_prefixes() if filename.startswith(p)), "")
+    return filename[len(prefix) :]
+
+
+_handlers.update(
+    {
+        "open": [_on_open],
+        "socket.__new__": [_on_socket],
+    }
+)

@@ -1,0 +1,247 @@
+"""Interpreter hooks a test replaced and did not put back.
+
+A test that calls ``sys.settrace(None)`` silently switches coverage off for the
+rest of the run; one that installs its own ``sys.excepthook`` changes what every
+later crash looks like.  The checker keeps ``id()`` of each hook, so a hook that
+was swapped and restored before teardown is not reported.
+
+pytest 9 replaces ``sys.unraisablehook``, ``threading.excepthook`` and
+``sys.breakpointhook`` in ``pytest_configure`` for the whole session, so they
+are the same objects before setup and after teardown and never show up.
+
+This module also holds the small, defensive formatting helpers the other
+listener checkers share (callable names, definition and creation sites).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import sysconfig
+import threading
+import tracemalloc
+from collections.abc import Callable, Iterable
+from types import FrameType
+
+from .base import Resource
+
+#: Frames from these places are never "where the test created it".
+_LIBRARY_PARTS = tuple(
+    f"{os.sep}{name}{os.sep}"
+    for name in ("_pytest", "pytest", "pluggy", "pytest_leakguard")
+)
+_STDLIB = tuple(
+    {os.path.join(p, "") for n in ("stdlib", "platstdlib") if (p := sysconfig.get_path(n))}
+)
+_SITE_PACKAGES = tuple(
+    {os.path.join(p, "") for n in ("purelib", "platlib") if (p := sysconfig.get_path(n))}
+)
+
+
+def is_library_file(filename: str) -> bool:
+    """Whether ``filename`` is stdlib, pytest, pluggy or leakguard code."""
+    if filename.startswith("<frozen") or any(p in filename for p in _LIBRARY_PARTS):
+        return True
+    return filename.startswith(_STDLIB) and not filename.startswith(_SITE_PACKAGES)
+
+
+def short_path(filename: str) -> str:
+    """``filename`` relative to the current directory when it lies below it."""
+    try:
+        cwd = os.path.join(os.getcwd(), "")
+    except OSError:  # the test may have removed its own cwd
+        return filename
+    return filename[len(cwd) :] if filename.startswith(cwd) else filename
+
+
+def format_site(filename: str, lineno: int, name: str | None = None) -> str:
+    """``path.py:31 in func`` (or ``path.py:31`` when the function is unknown)."""
+    where = f"{short_path(filename)}:{lineno}"
+    return f"{where} in {name}" if name else where
+
+
+def safe_repr(obj: object, limit: int = 80) -> str:
+    """``repr`` that neither raises nor floods a report."""
+    try:
+        text = repr(obj)
+    except Exception:
+        text = f"<{type(obj).__name__} object (repr failed)>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def callable_name(obj: object) -> str:
+    """``module.qualname`` of a hook, guarded against hostile attributes."""
+    try:
+        if obj is None:
+            return "None"
+        if isinstance(obj, functools.partial):
+            return f"functools.partial({callable_name(obj.func)})"
+        target = getattr(obj, "__func__", obj)  # bound methods
+        qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+        if not isinstance(qualname, str):
+            kind = type(obj)
+            return f"{kind.__module__}.{kind.__qualname__} instance"
+        module = getattr(target, "__module__", None)
+        return f"{module}.{qualname}" if isinstance(module, str) else qualname
+    except Exception:
+        return f"<{type(obj).__name__}>"
+
+
+def definition_site(obj: object) -> str | None:
+    """``file:line in name`` of the code behind a callable, if it has any."""
+    try:
+        for _ in range(5):  # partial(partial(bound method)) ... bounded, never loops
+            if isinstance(obj, functools.partial):
+                obj = obj.func
+            elif (inner := getattr(obj, "__func__", None)) is not None:
+                obj = inner
+            else:
+                break
+        code = getattr(obj, "__code__", None)
+        if code is None and not isinstance(obj, type):
+            code = getattr(getattr(type(obj), "__call__", None), "__code__", None)
+        if code is None:
+            return None
+        name = getattr(code, "co_qualname", code.co_name)
+        return format_site(code.co_filename, code.co_firstlineno, name)
+    except Exception:
+        return None
+
+
+def caller_site(frame: FrameType | None) -> str | None:
+    """The innermost non-library frame from ``frame`` outwards."""
+    first = frame
+    while frame is not None:
+        code = frame.f_code
+        if not is_library_file(code.co_filename):
+            return format_site(code.co_filename, frame.f_lineno, code.co_name)
+        frame = frame.f_back
+    if first is None:
+        return None
+    return format_site(first.f_code.co_filename, first.f_lineno, first.f_code.co_name)
+
+
+def creation_site(obj: object) -> str | None:
+    """Where ``obj`` was created: ``sites.site_of`` if present, else tracemalloc."""
+    try:
+        from .sites import site_of  # written in parallel; optional
+    except (ImportError, AttributeError):
+        pass
+    else:
+        try:
+            site = site_of(obj)
+        except Exception:
+            site = None
+        if site:
+            return str(site)
+    return allocation_site(obj)
+
+
+def allocation_site(obj: object) -> str | None:
+    """Innermost non-library frame of ``obj``'s tracemalloc allocation traceback.
+
+    CPython 3.11 cannot trace instances with a managed ``__dict__``
+    (``get_object_traceback`` returns ``None`` for them), so fall back to a
+    container or lock the object made in its ``__init__``.
+    """
+    if not tracemalloc.is_tracing():
+        return None
+    try:
+        candidates = [obj, *_fresh_attributes(obj)]
+        for candidate in candidates:
+            traceback = tracemalloc.get_object_traceback(candidate)
+            if traceback is not None:
+                frames = [(f.filename, f.lineno) for f in reversed(traceback)]
+                for filename, lineno in frames:
+                    if not is_library_file(filename):
+                        return format_site(filename, lineno)
+                return format_site(*frames[0])
+    except Exception:
+        pass
+    return None
+
+
+_FRESH_TYPES = ("deque", "dict", "set", "lock", "RLock", "WeakSet", "Condition")
+
+
+def _fresh_attributes(obj: object) -> list[object]:
+    try:
+        values = object.__getattribute__(obj, "__dict__").values()
+    except Exception:
+        return []
+    return [v for v in values if type(v).__name__ in _FRESH_TYPES][:3]
+
+
+def _hook_getters() -> tuple[tuple[str, Callable[[], object]], ...]:
+    getters: list[tuple[str, Callable[[], object]]] = [
+        ("sys.settrace", sys.gettrace),
+        ("sys.setprofile", sys.getprofile),
+    ]
+    for name in ("excepthook", "unraisablehook", "displayhook", "breakpointhook"):
+        getters.append((f"sys.{name}", lambda n=name: getattr(sys, n, None)))
+    getters.append(("threading.excepthook", lambda: threading.excepthook))
+    for name in ("trace", "profile"):  # threading.gettrace/getprofile: Python 3.10+
+        getter = getattr(threading, f"get{name}", None)
+        if getter is not None:
+            getters.append((f"threading.set{name}", getter))
+    return tuple(getters)
+
+
+class SysHookChecker:
+    """Finds trace/profile functions and ``sys``/``threading`` hooks left replaced.
+
+    Identity: hook name plus ``id()`` of the installed object (plus the names of
+    ``sys.monitoring`` tool ids in use on Python 3.12+).
+    """
+
+    kind = "sys-hook"
+
+    def __init__(self) -> None:
+        self._getters = _hook_getters()
+        self._monitoring = getattr(sys, "monitoring", None)
+
+    def _current(self) -> dict[str, tuple[str, object]]:
+        found: dict[str, tuple[str, object]] = {}
+        for label, getter in self._getters:
+            try:
+                hook = getter()
+            except Exception:
+                continue
+            found[f"{label}={id(hook):x}" if hook is not None else f"{label}=None"] = (
+                label,
+                hook,
+            )
+        if self._monitoring is not None:
+            for tool_id in range(6):
+                name = self._monitoring.get_tool(tool_id)
+                if name is not None:
+                    label = f"sys.monitoring tool id {tool_id}"
+                    found[f"{label}={name}"] = (label, name)
+        return found
+
+    def snapshot(self) -> frozenset[str]:
+        """Hook name and object identity for every hook listed above."""
+        return frozenset(self._current())
+
+    def describe(self, keys: Iterable[str]) -> list[Resource]:
+        """Name the hooks still installed under ``keys`` and where they are defined."""
+        current = self._current()
+        found = []
+        for key in sorted(set(keys) & current.keys()):
+            label, hook = current[key]
+            if label.startswith("sys.monitoring"):
+                description = f"{label} left in use by {hook!r}"
+                found.append(Resource(self.kind, key, description, None, f"{self.kind}:{key}"))
+                continue
+            name = callable_name(hook)
+            found.append(
+                Resource(
+                    kind=self.kind,
+                    key=key,
+                    description=f"{label} left set to {name}",
+                    site=definition_site(hook),
+                    fingerprint=f"{self.kind}:{label}:{name}",
+                )
+            )
+        return found

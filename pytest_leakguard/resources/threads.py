@@ -1,0 +1,129 @@
+"""Threads a test started and left running.
+
+A background thread that outlives its test keeps polling, holds sockets and
+objects alive and can fail a later test at random.  ``threading.enumerate()``
+costs a couple of microseconds, so the snapshot is just that.  ``describe``
+adds what helps to stop the thread: where it runs now (its innermost frame of
+user code, from ``sys._current_frames()``) and where it was started
+(:mod:`.sites`).
+
+Keys are ``thread:<ident>:<native id>:<name>``: idents are reused as soon as
+a thread ends, the native id and name make a reused one count as new.
+
+Start sites come from the ``_thread.start_new_thread`` audit event (3.12+,
+``_thread.start_joinable_thread`` on 3.13+).  Older Pythons do not audit
+thread starts, so :func:`watch_thread_starts` wraps the private alias
+``threading._start_new_thread`` there; the wrapper only tests a flag while
+:mod:`.sites` is not recording.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from types import FrameType
+from typing import Any
+
+from . import sites
+from .base import Resource
+
+_DIGITS = re.compile(r"\d+")
+_START_EVENTS = ("_thread.start_new_thread", "_thread.start_joinable_thread")
+
+
+def thread_key(thread: threading.Thread) -> str:
+    """The snapshot identity of ``thread``."""
+    return f"thread:{thread.ident}:{thread.native_id}:{thread.name}"
+
+
+class ThreadChecker:
+    """Finds ``threading`` threads a test started that are still alive.
+
+    :ivar unavailable_reason: always None: threading works everywhere.
+    """
+
+    kind = "thread"
+    unavailable_reason: str | None = None
+
+    def __init__(self) -> None:
+        watch_thread_starts()
+
+    def snapshot(self) -> frozenset[str]:
+        """One key per thread known to ``threading`` (including dummy threads)."""
+        return frozenset([thread_key(t) for t in threading.enumerate()])
+
+    def describe(self, keys: Iterable[str]) -> list[Resource]:
+        """Describe the threads of ``keys`` that are still alive."""
+        wanted = set(keys)
+        threads = [t for t in threading.enumerate() if thread_key(t) in wanted]
+        frames = sys._current_frames()
+        try:
+            return [self._resource(t, frames.get(t.ident or 0)) for t in threads]
+        finally:
+            del frames  # frames hold every thread's locals: don't keep them
+
+    def _resource(self, thread: threading.Thread, frame: FrameType | None) -> Resource:
+        return Resource(
+            kind=self.kind,
+            key=thread_key(thread),
+            description=describe_thread(thread, frame),
+            site=sites.site_of(thread),
+            fingerprint=f"thread {type(thread).__qualname__} "
+            f"'{_DIGITS.sub('N', thread.name)}'",
+        )
+
+
+def describe_thread(thread: threading.Thread, frame: FrameType | None) -> str:
+    """``Thread 'poller' (daemon=False) running at app/poll.py:31 in poll() -> wait()``.
+
+    The user frame says which loop to stop; the innermost function, what the
+    thread is blocked in.
+    """
+    text = f"{type(thread).__name__} '{thread.name}' (daemon={thread.daemon})"
+    if frame is None:
+        return f"{text}, not running Python code"
+    where = sites.find_user_site(frame)
+    innermost = frame.f_code.co_name
+    if where is None:
+        return f"{text} running in {innermost}()"
+    text += f" running at {where}"
+    if where.func:
+        text += f" in {where.func}()"
+    if where.func != innermost:
+        text += f" -> {innermost}()"
+    return text
+
+
+def watch_thread_starts() -> None:
+    """Have :mod:`.sites` record where each ``threading.Thread`` starts."""
+    for event in _START_EVENTS:
+        sites.watch(event, _on_thread_start)
+    _polyfill_thread_start()
+
+
+def _on_thread_start(args: tuple[Any, ...]) -> None:
+    # Thread.start hands over the bound Thread._bootstrap
+    thread = getattr(args[0], "__self__", None)
+    if isinstance(thread, threading.Thread):
+        sites.record(thread, "thread")
+
+
+def _polyfill_thread_start() -> None:
+    """Before 3.12: wrap ``threading._start_new_thread`` (used only by
+    ``Thread.start``) unless someone (gevent) replaced it already."""
+    import _thread
+
+    real = getattr(threading, "_start_new_thread", None)
+    if sys.version_info >= (3, 12) or real is not _thread.start_new_thread:
+        return  # audited, already wrapped by us, or replaced by someone else
+
+    def start_new_thread(function: Any, args: Any, *kwargs: Any) -> Any:
+        if sites.is_recording():
+            with contextlib.suppress(Exception):
+                _on_thread_start((function,))
+        return real(function, args, *kwargs)
+
+    threading._start_new_thread = start_new_thread  # type: ignore[attr-defined]

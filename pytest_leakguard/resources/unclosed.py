@@ -1,0 +1,219 @@
+"""Resources dropped without being closed, known only by their ``ResourceWarning``.
+
+A file, socket, event loop, subprocess or (Python 3.13+) sqlite connection
+that is garbage-collected while still open says so with a ``ResourceWarning``
+from its finalizer.  By then the object is gone from any snapshot, so this
+module works on the warning instead: the runner records warnings with
+:func:`capture_resource_warnings` while a test runs and during a
+``gc.collect()`` after it, then turns each record into a :class:`Resource`
+with :func:`describe_resource_warning`.
+
+The description is parsed from the message text; the creation site comes
+from ``message.source`` (the dying object) through ``sites.site_of`` or
+tracemalloc, which only knows it if it was tracing when the object was made.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import os
+import re
+import socket
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .base import Resource
+from .sys_hooks import creation_site, safe_repr, short_path
+
+KIND = "unclosed"
+_NO_SITE = " (enable tracemalloc for the site)"
+_STRING = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|b'(?:[^'\\]|\\.)*'"""
+_FILE = re.compile(
+    rf"unclosed file <(?:_io\.)?(?P<cls>\w+) name=(?P<name>{_STRING}|-?\d+)"
+    rf"(?: mode=(?P<mode>{_STRING}))?"
+)
+_SOCKET = re.compile(r"unclosed <(?P<cls>[\w.]+) (?P<fields>.*)>", re.DOTALL)
+_SOCKET_FIELD = re.compile(rf"(\w+)=(\(.*?\)|{_STRING}|[\w.]+)")
+_SUBPROCESS = re.compile(r"subprocess (?P<pid>\d+) is still running")
+_ANGLE = re.compile(r"unclosed (?P<what>event loop|transport) <(?P<cls>\w+)")
+#: tempfile's random names (``tmpk3j_x9ab``), so fingerprints survive runs.
+_TMPNAME = re.compile(r"tmp[a-z0-9_]{8}")
+_BINARY_MODES = {"BufferedReader": "rb", "BufferedWriter": "wb", "BufferedRandom": "rb+"}
+
+
+def _literal(text: str | None) -> Any:
+    try:
+        return ast.literal_eval(text) if text else None
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _stable_name(path: str) -> str:
+    return _TMPNAME.sub("tmp*", os.path.basename(path))
+
+
+def _scrub(text: str) -> str:
+    """Drop what changes between runs: addresses, numbers, directories."""
+    text = re.sub(r"0x[0-9a-fA-F]+", "0x?", text)
+    text = re.sub(r"(['\"])(?:[^'\"]*/)+([^'\"/]*)\1", r"\1\2\1", text)
+    return _TMPNAME.sub("tmp*", re.sub(r"\d+", "N", text))
+
+
+def _describe_file(match: re.Match[str]) -> tuple[str, str]:
+    name = _literal(match["name"])
+    mode = _literal(match["mode"]) or _BINARY_MODES.get(match["cls"], "")
+    mode_text = f" (mode {mode!r})" if mode else ""
+    if isinstance(name, int):
+        return f"unclosed file descriptor {name}{mode_text}", f"file:fd:{mode}"
+    name = os.fsdecode(name) if isinstance(name, bytes) else str(name)
+    return f"unclosed file {short_path(name)!r}{mode_text}", f"file:{_stable_name(name)}:{mode}"
+
+
+def _address(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) >= 2:
+        host, port = value[0], value[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    if isinstance(value, bytes):
+        return repr(value)
+    return str(value) if value else "(unnamed)"
+
+
+def _enum_name(enum: Callable[[int], Any], value: str | None) -> str:
+    try:
+        return str(enum(int(value or ""))._name_)
+    except (TypeError, ValueError):
+        return (value or "?").rpartition(".")[2]
+
+
+def _describe_socket(match: re.Match[str]) -> tuple[str, str]:
+    fields = dict(_SOCKET_FIELD.findall(match["fields"]))
+    family = _enum_name(socket.AddressFamily, fields.get("family"))
+    kind = _enum_name(socket.SocketKind, fields.get("type"))
+    cls = match["cls"].rpartition(".")[2]
+    label = "socket" if cls == "socket" else cls
+    local, remote = _literal(fields.get("laddr")), _literal(fields.get("raddr"))
+    where = _address(local) if "laddr" in fields else f"{family} (no address)"
+    if "raddr" in fields:
+        where += f" -> {_address(remote)}"
+    extra = "" if kind == "SOCK_STREAM" else f" ({kind})"
+    state = "connected" if "raddr" in fields else "bound" if "laddr" in fields else "new"
+    return f"unclosed {label} {where}{extra}", f"{label}:{family}:{kind}:{state}"
+
+
+def _describe_subprocess(match: re.Match[str], source: object) -> tuple[str, str]:
+    args = getattr(source, "args", None) if source is not None else None
+    if isinstance(args, (str, bytes, os.PathLike)):
+        argv0 = os.fsdecode(args).split()[0] if os.fsdecode(args).split() else "?"
+        shown = safe_repr(os.fsdecode(args))
+    elif isinstance(args, (list, tuple)) and args:
+        argv0, shown = os.fsdecode(args[0]), safe_repr(list(args))
+    else:
+        argv0, shown = "?", "(command unknown)"
+    description = f"subprocess {shown} still running (pid {match['pid']})"
+    return description, f"subprocess:{_stable_name(argv0)}"
+
+
+def _describe_text(text: str, source: object) -> tuple[str, str]:
+    """(description, fingerprint tail) from a ResourceWarning's text."""
+    if match := _FILE.match(text):
+        return _describe_file(match)
+    if match := _SOCKET.match(text):
+        return _describe_socket(match)
+    if match := _SUBPROCESS.match(text):
+        return _describe_subprocess(match, source)
+    if match := _ANGLE.match(text):
+        what = match["what"]
+        return f"unclosed {what} <{match['cls']}>", f"{what.replace(' ', '-')}:{match['cls']}"
+    if text.startswith("unclosed database"):
+        return "unclosed sqlite3 database connection", "sqlite3"
+    shown = text if len(text) <= 200 else text[:197] + "..."
+    return shown, _scrub(shown)
+
+
+def describe_resource_warning(message: warnings.WarningMessage) -> Resource:
+    """Turn one recorded ``ResourceWarning`` into a :class:`Resource`.
+
+    :param message: a record from :func:`capture_resource_warnings` (or any
+        ``warnings.catch_warnings(record=True)`` list).
+    :returns: kind ``unclosed``; a description such as
+        ``unclosed file 'data.txt' (mode 'r')``; the allocation site when known;
+        a fingerprint without fds, addresses, ports or temporary paths.
+    """
+    try:
+        text = str(message.message)
+    except Exception:
+        text = f"<{type(message.message).__name__} (str failed)>"
+    source = getattr(message, "source", None)
+    try:
+        description, tail = _describe_text(text, source)
+    except Exception:  # a message we misparse must still be reported
+        description, tail = text, _scrub(text)
+    site = creation_site(source) if source is not None else None
+    if site is None and source is not None and not _tracing():
+        description += _NO_SITE
+    key = f"{id(source):x} {text}" if source is not None else text
+    return Resource(KIND, key, description, site, f"{KIND}:{tail}")
+
+
+def _tracing() -> bool:
+    import tracemalloc
+
+    return tracemalloc.is_tracing()
+
+
+def _visible(filters: list[Any]) -> list[Any]:
+    """The filter list with ResourceWarnings forced to ``always`` except errors.
+
+    Before each filter that would *hide or deduplicate* a ResourceWarning
+    (``ignore``, ``default``, ``once``, ``module``) an ``always`` copy with the
+    same message, module and line is inserted, so whatever reached that filter
+    is now shown instead; ``error`` filters keep their place and their effect.
+    A final entry replaces the ``default`` action for unmatched ones.
+    """
+    visible = []
+    for entry in filters:
+        action, msg, category, module, lineno = entry
+        if action not in ("error", "always") and isinstance(category, type):
+            if issubclass(category, ResourceWarning):
+                visible.append(("always", msg, category, module, lineno))
+            elif issubclass(ResourceWarning, category):
+                visible.append(("always", msg, ResourceWarning, module, lineno))
+        visible.append(entry)
+    visible.append(("always", None, ResourceWarning, None, 0))
+    return visible
+
+
+@contextlib.contextmanager
+def capture_resource_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Record ResourceWarnings into the yielded list; pass all others through.
+
+    ``record=True`` would capture every warning and re-emitting them later
+    would move errors and "once" bookkeeping away from the warning's call
+    site.  Instead the filters are adjusted (see :func:`_visible`) and
+    ``warnings._showwarnmsg_impl`` (the function ``catch_warnings(record=True)``
+    itself swaps for ``list.append``) is wrapped: ResourceWarnings land in the
+    list, everything else goes to whatever outer capture was there, e.g.
+    pytest's.  A ``pytest.warns``/``recwarn`` *inside* the block installs its
+    own recorder over ours, so tests that expect a ResourceWarning still get it.
+    Enter it inside pytest's own per-test warning capture.  The records hold
+    ``source`` (the dying object): describe them promptly, then drop the list.
+    """
+    caught: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings():  # restores filters and the show hooks on exit
+        warnings.filters[:] = _visible(warnings.filters)
+        mutated = getattr(warnings, "_filters_mutated", None)  # private, CPython
+        if mutated is not None:
+            mutated()  # forget "already warned" registries for the new filters
+        outer = warnings._showwarnmsg_impl  # type: ignore[attr-defined]
+
+        def show(message: warnings.WarningMessage) -> None:
+            category = message.category
+            if isinstance(category, type) and issubclass(category, ResourceWarning):
+                caught.append(message)
+            else:
+                outer(message)
+
+        warnings._showwarnmsg_impl = show  # type: ignore[attr-defined]
+        yield caught

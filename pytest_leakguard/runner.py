@@ -1,0 +1,220 @@
+"""The repeat-runner: runs one item several times without logging each run.
+
+This is the only module that touches pytest internals; each use says why.
+A checked item runs ``warmup`` unmeasured runs, then ``runs`` measured runs
+(more when the evidence is mixed), and only the reports of its last run are
+logged, so every reporter sees the test once.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+
+# Private: pytest has no public API to run an item's protocol without logging
+# it, which repeating a test needs (pytest-rerunfailures and pytest-repeat use
+# the same two functions).
+from _pytest.runner import CallInfo, call_and_report, runtestprotocol
+
+Reports = list[pytest.TestReport]
+
+
+def passed(reports: Reports) -> bool:
+    """Every phase passed (an xfail/xpass counts as not passed: not judged)."""
+    return all(r.passed and not hasattr(r, "wasxfail") for r in reports)
+
+
+class ItemDriver:
+    """Runs the whole item (setup, call, teardown) once per ``run``.
+
+    Between runs only the item itself is torn down: the teardown is told that
+    the next item is the test's parent, so module-, class- and session-scoped
+    fixtures stay set up, as they would for the next test in the same module.
+    """
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+        self._user_properties = list(item.user_properties)
+
+    def start(self) -> Reports:
+        return []
+
+    def run(self) -> Reports:
+        _reset_per_run_state(self.item, self._user_properties)
+        parent = self.item.parent
+        # nextitem is only used for its listchain(); the parent's chain keeps
+        # every broader scope set up and tears down the item alone.
+        reports = runtestprotocol(self.item, nextitem=parent, log=False)  # type: ignore[arg-type]
+        _prune_stale_finalizers(self.item)
+        return reports
+
+    def run_once(self, nextitem: pytest.Item | None) -> Reports:
+        """The single run of a test that is not repeated: pytest's own protocol."""
+        return runtestprotocol(self.item, nextitem=nextitem, log=False)
+
+    def finish(self, nextitem: pytest.Item | None) -> Reports:
+        """Tear down the broader scopes that the next item does not share.
+
+        The test's own teardown already ran (and its hooks with it), so only
+        the setup stack is unwound here, as pytest's teardown would; a failure
+        becomes the item's teardown report.
+        """
+        item = self.item
+        needed = nextitem.listchain() if nextitem is not None else []
+        # Private: the setup stack says which scopes are still set up.
+        setupstate = item.session._setupstate
+        stack = list(setupstate.stack)
+        if stack == needed[: len(stack)]:
+            return []
+        call = CallInfo.from_call(
+            lambda: setupstate.teardown_exact(nextitem),
+            when="teardown",
+            reraise=(pytest.exit.Exception, KeyboardInterrupt),
+        )
+        if call.excinfo is None:
+            return []
+        return [item.ihook.pytest_runtest_makereport(item=item, call=call)]
+
+
+class CallDriver(ItemDriver):
+    """Sets the item up once, repeats its call, tears it down once (faster)."""
+
+    def start(self) -> Reports:
+        item = self.item
+        # Private: runtestprotocol creates the fixture request this way.
+        if hasattr(item, "_request") and not item._request:
+            item._initrequest()
+        return [call_and_report(item, "setup", log=False)]
+
+    def run(self) -> Reports:
+        return [call_and_report(self.item, "call", log=False)]
+
+    def finish(self, nextitem: pytest.Item | None) -> Reports:
+        item = self.item
+        report = call_and_report(item, "teardown", log=False, nextitem=nextitem)
+        if hasattr(item, "_request"):
+            item._request = False  # as runtestprotocol does after teardown
+            item.funcargs = None  # type: ignore[attr-defined]
+        return [report]
+
+
+def make_driver(item: pytest.Item, mode: str) -> ItemDriver:
+    if mode == "call" and hasattr(item, "_request"):
+        return CallDriver(item)
+    return ItemDriver(item)
+
+
+def _prune_stale_finalizers(item: pytest.Item) -> None:
+    """Drop what this run's function-scoped fixtures left on broader ones.
+
+    pytest registers, on every broader fixture a function-scoped fixture
+    depends on (``tmp_path`` -> ``tmp_path_factory``), a finalizer that would
+    finish the function-scoped one again at session end.  Once the test's own
+    teardown ran they only pile up, one per run: pytest's bookkeeping, not the
+    test's leak.
+    """
+    infos = getattr(item, "_fixtureinfo", None)  # private: the item's fixture closure
+    for fixturedefs in getattr(infos, "name2fixturedefs", {}).values():
+        for fixturedef in fixturedefs:
+            if fixturedef.scope == "function":
+                continue
+            finalizers = fixturedef._finalizers  # private: list of callables
+            finalizers[:] = [f for f in finalizers if not _finishes_this_item(f, item)]
+
+
+def _finishes_this_item(finalizer: object, item: pytest.Item) -> bool:
+    if not isinstance(finalizer, functools.partial):
+        return False
+    owner = getattr(finalizer.func, "__self__", None)
+    request = finalizer.keywords.get("request")
+    return (
+        isinstance(owner, pytest.FixtureDef)
+        and owner.scope == "function"
+        and owner.cached_result is None
+        and getattr(request, "_pyfuncitem", None) is item
+    )
+
+
+def _reset_per_run_state(item: pytest.Item, user_properties: list[tuple[str, object]]) -> None:
+    """Forget what the previous run appended to the item.
+
+    Captured output and log sections accumulate on the item run after run,
+    and ``record_property`` appends to ``user_properties``: without this a
+    test that prints would look like it leaks, and its report would repeat.
+    """
+    item._report_sections = []  # private: captured output per phase
+    item.user_properties = list(user_properties)
+
+
+@dataclass
+class CapturedWarnings:
+    """Warnings of one run, held back so repeated runs warn only once."""
+
+    records: list[warnings.WarningMessage] = field(default_factory=list)
+
+    def resource_warnings(self) -> list[warnings.WarningMessage]:
+        return [r for r in self.records if issubclass(r.category, ResourceWarning)]
+
+    def replay(self) -> None:
+        """Re-issue the held-back warnings (not ResourceWarnings) to pytest."""
+        for record in self.records:
+            if issubclass(record.category, ResourceWarning) and not record.user_visible:
+                continue
+            warnings.warn_explicit(
+                record.message,
+                record.category,
+                record.filename,
+                record.lineno,
+                source=record.source,
+            )
+        self.records = []
+
+
+@contextmanager
+def capturing_warnings(resource_warnings: bool) -> Iterator[CapturedWarnings]:
+    """Record every warning of a run; make ResourceWarnings visible if asked.
+
+    The current filters are kept (``-W error`` still raises inside the test);
+    ResourceWarnings, ignored by default, are turned on only when the user's
+    filters would have ignored them, and are then ours to report.
+    """
+    captured = CapturedWarnings()
+    user_shows_them = _would_show_resource_warnings()
+    with warnings.catch_warnings(record=True) as records:
+        if resource_warnings and not user_shows_them:
+            warnings.simplefilter("always", ResourceWarning)
+        try:
+            yield captured
+        finally:
+            for record in records:
+                record.user_visible = user_shows_them  # type: ignore[attr-defined]
+            captured.records = list(records)
+
+
+def _would_show_resource_warnings() -> bool:
+    for action, message, category, module, lineno in warnings.filters:
+        if issubclass(ResourceWarning, category) and not message and not module:
+            return action != "ignore"
+    return False
+
+
+def run_until(
+    driver: ItemDriver, count: int, after_run: Callable[[], None] | None = None
+) -> tuple[Reports, int]:
+    """Run ``count`` times or until a run does not pass.
+
+    :returns: the reports of the last run, and how many runs passed.
+    """
+    reports: Reports = []
+    for done in range(count):
+        reports = driver.run()
+        if not passed(reports):
+            return reports, done
+        if after_run is not None:
+            after_run()
+    return reports, count

@@ -1,0 +1,187 @@
+"""Per-session state: the resource guard, fixture ownership, collected results.
+
+Built only when leakguard is enabled.  Everything the terminal summary and
+the JSON document need is taken from the reports (``report.leakguard``), so a
+pytest-xdist controller builds them from its workers' reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from . import report as reporting
+from .check import check_item
+from .markers import MarkSpec
+from .options import Settings
+from .resources import Resource
+from .resources.guard import AllowRule, ResourceGuard, Snapshot, filter_allowed, parse_allow_rules
+from .runner import Reports
+
+
+class SessionState:
+    """Everything leakguard keeps for one session (never the tests' objects)."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.notes: list[str] = []
+        self.results: dict[str, dict[str, Any]] = {}
+        self._guard: ResourceGuard | None = None
+        self._allow_rules: dict[tuple[str, ...], tuple[AllowRule, ...]] = {}
+        # fixture name -> (scope, identities it opened during its setup)
+        self._fixture_owned: dict[str, tuple[str, Snapshot]] = {}
+        self._fixture_leaks: list[dict[str, Any]] = []
+        self._current: pytest.Item | None = None
+
+    @property
+    def guard(self) -> ResourceGuard:
+        if self._guard is None:
+            lists = self.config.hook.pytest_leakguard_resource_checkers(config=self.config)
+            checkers = [checker for found in lists for checker in found]
+            self._guard = ResourceGuard(checkers, self.notes)
+            self._rules(self.settings.allow, "ini leakguard_allow")  # validate early
+        return self._guard
+
+    def _rules(self, lines: tuple[str, ...], where: str) -> tuple[AllowRule, ...]:
+        if lines not in self._allow_rules:
+            try:
+                self._allow_rules[lines] = parse_allow_rules(lines, self.guard.kinds, where)
+            except ValueError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        return self._allow_rules[lines]
+
+    def check(self, item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec) -> Reports:
+        """Check ``item`` and return its reports, marked if it leaked."""
+        guard = self.guard if spec.resources else None
+        before = guard.snapshot() if guard else None
+        self._current = item
+        try:
+            outcome = check_item(item, nextitem, spec)
+        finally:
+            self._current = None
+        resources: list[dict[str, Any]] = []
+        ok = all(r.passed for r in outcome.reports)
+        if guard is not None and before is not None and ok:
+            resources = self._resources_left(item, spec, guard, before, outcome.resource_warnings)
+        resources += self._take_fixture_leaks()
+        if outcome.memory is None and not resources and outcome.not_repeatable is None:
+            return _attach(outcome.reports, {"checked": ok, "leaked": False, "leaks": [], "memory": None, "not_repeatable": None}, item)
+        result = reporting.build_result(outcome.memory, resources, outcome.not_repeatable)
+        return _attach(outcome.reports, result, item)
+
+    def _resources_left(
+        self, item: pytest.Item, spec: MarkSpec, guard: ResourceGuard, before: Snapshot, warnings: list[Any]
+    ) -> list[dict[str, Any]]:
+        new = guard.new_since(before, spec.settings.settle_time)
+        for owned_scope, owned in self._fixture_owned.values():
+            new = {kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()}
+        found = guard.describe({k: v for k, v in new.items() if v})
+        found += _describe_warnings(warnings)
+        rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
+        hook = item.ihook.pytest_leakguard_ignore_resource
+        kept = filter_allowed(found, rules, lambda r: bool(hook(resource=r, item=item)))
+        return _as_leaks(kept)
+
+    @contextmanager
+    def fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Iterator[None]:
+        """Attribute what a broader-scoped fixture opens to the fixture."""
+        if fixturedef.scope == "function" or self._current is None:
+            yield
+            return
+        guard = self.guard
+        before = guard.snapshot()
+        try:
+            yield
+        finally:
+            opened = {k: v - before.get(k, frozenset()) for k, v in guard.snapshot().items()}
+            self._fixture_owned[fixturedef.argname] = (fixturedef.scope, {k: v for k, v in opened.items() if v})
+
+    def fixture_finished(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        """At a broader fixture's teardown, check it released what it opened."""
+        owned = self._fixture_owned.pop(fixturedef.argname, None)
+        if owned is None or self._guard is None:
+            return
+        scope, opened = owned
+        still = self._guard.new_since({k: frozenset() for k in opened}, self.settings.settle_time)
+        still = {k: v & opened.get(k, frozenset()) for k, v in still.items() if k in opened}
+        for leak in _as_leaks(self._guard.describe({k: v for k, v in still.items() if v})):
+            leak["fixture"] = f"{fixturedef.argname} ({scope} scope)"
+            leak["summary"] = f"fixture {leak['fixture']} left open: {leak['summary']}"
+            self._fixture_leaks.append(leak)
+
+    def _take_fixture_leaks(self) -> list[dict[str, Any]]:
+        leaks, self._fixture_leaks = self._fixture_leaks, []
+        return leaks
+
+    def record(self, report: pytest.TestReport) -> None:
+        """Keep the JSON-able result of every test (controller side under xdist)."""
+        entry = self.results.setdefault(report.nodeid, {"nodeid": report.nodeid, "checked": False, "leaked": False, "leaks": [], "outcome": report.outcome})
+        if report.when == "call" or not report.passed:
+            entry["outcome"] = report.outcome
+        result = getattr(report, "leakguard", None)
+        if result:
+            entry.update({k: v for k, v in result.items() if k != "memory"})
+            entry["memory"] = result.get("memory")
+
+    def terminal_summary(self, terminalreporter: Any) -> None:
+        from .summary import write_terminal_summary
+
+        write_terminal_summary(terminalreporter, self)
+
+    def session_finished(self, session: pytest.Session) -> None:
+        if self.settings.json_path and not hasattr(self.config, "workerinput"):
+            from .jsonreport import write_json
+
+            write_json(self.settings.json_path, self)
+
+
+def _attach(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Reports:
+    """Put the result on the call report (or the last one) and fail it if it leaked."""
+    target = next((r for r in reports if r.when == "call"), reports[-1] if reports else None)
+    if target is None:
+        return reports
+    target.leakguard = result  # type: ignore[attr-defined]
+    if result["leaked"] and target.passed:
+        target.outcome = "failed"
+        body = reporting.section(result, item.nodeid)
+        target.longrepr = reporting.LeakRepr(reporting.verdict_line(result), body)
+        target.sections.append((reporting.SECTION, body))
+    elif result.get("not_repeatable"):
+        run = result["not_repeatable"]
+        target.sections.append((reporting.SECTION, f"NOT REPEATABLE: passed on run 1 but failed on run {run}. "
+                                "The test depends on state that an earlier run changed; it is not judged for leaks."))
+    return reports
+
+
+def _describe_warnings(records: list[Any]) -> list[Resource]:
+    if not records:
+        return []
+    from .resources.unclosed import describe_resource_warning
+
+    return [describe_resource_warning(record) for record in records]
+
+
+def _as_leaks(resources: list[Resource]) -> list[dict[str, Any]]:
+    """One leak entry per fingerprint, with a count."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for resource in resources:
+        key = (resource.kind, resource.fingerprint or resource.description)
+        if key in merged:
+            merged[key]["count"] += 1
+            continue
+        merged[key] = {
+            "kind": resource.kind,
+            "summary": resource.description,
+            "site": resource.site,
+            "fingerprint": resource.fingerprint or resource.description,
+            "per_run": [1],
+            "count": 1,
+        }
+    return list(merged.values())
+
+
+__all__ = ["SessionState"]

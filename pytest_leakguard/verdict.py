@@ -1,0 +1,174 @@
+"""The decision rule: is a series of per-run measurements a leak?
+
+Pure functions over numbers, with no pytest import, so that the rule can be
+tested with tables of series.  A *series* is the list of per-run deltas of one
+measure (traced bytes, live objects, live objects of one type) over the
+measured runs, after the warm-up runs were thrown away.
+
+The rule, after CPython's refleak hunter (``Lib/test/libregrtest/refleak.py``):
+
+* **Steady growth is a leak.**  Every measured run grew (``delta >= 1``) and
+  the typical (median) growth reaches the threshold: ``[5, 5, 6]`` and
+  ``[10, 1, 1]`` (objects) are leaks.
+* **No growth is clean.**  ``[0, 0, 0]``, ``[0, -3, 0]``.
+* **Mixed evidence asks for more runs.**  ``[3, 0, 0]`` (one late lazy
+  initialisation) or ``[0, 1, 0]`` (noise) are not decided on five runs: the
+  runner measures more runs, up to a cap, and then calls it a leak only when the
+  growth persists -- at least three runs in four grew, and the last third of the
+  runs still grew by the threshold per run on average.  So ``[3, 0, 0, 0, 0,
+  0]`` (a cache that filled) and ``[8, -8, 1, 0, 0, 0]`` pass, while a leak that
+  a bounded free list hides once in a while, ``[64, 64, 0, 64, 64, 64]``, fails.
+"""
+
+from __future__ import annotations
+
+import enum
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+class Trend(enum.Enum):
+    """What a series of deltas says."""
+
+    FLAT = "flat"
+    MIXED = "mixed"
+    GROWING = "growing"
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Cumulative measurements taken after one run (not deltas).
+
+    :param traced_bytes: memory traced by tracemalloc, less the plugin's own.
+    :param objects: live GC-tracked objects created since measuring began.
+    :param by_type: the same, per type name.
+    """
+
+    traced_bytes: int
+    objects: int
+    by_type: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Thresholds of the rule (see the module docstring).
+
+    :param min_bytes: typical traced growth per run, in bytes, that counts.
+    :param min_objects: live objects per run that count.
+    :param ignore_types: type names never reported as growing.
+    """
+
+    min_bytes: int = 64
+    min_objects: int = 1
+    ignore_types: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryDecision:
+    """The rule applied to one series of samples.
+
+    :param bytes_per_run: traced-bytes deltas, one per measured run.
+    :param objects_per_run: live-object deltas, one per measured run.
+    :param growing_types: ``(type name, deltas)`` of the types that grew,
+        largest total growth first.
+    """
+
+    bytes_trend: Trend
+    objects_trend: Trend
+    bytes_per_run: tuple[int, ...]
+    objects_per_run: tuple[int, ...]
+    growing_types: tuple[tuple[str, tuple[int, ...]], ...]
+
+    @property
+    def leaked(self) -> bool:
+        return Trend.GROWING in (self.bytes_trend, self.objects_trend)
+
+    @property
+    def undecided(self) -> bool:
+        """Mixed evidence and no steady growth: more runs would help."""
+        return not self.leaked and Trend.MIXED in (
+            self.bytes_trend,
+            self.objects_trend,
+        )
+
+
+def deltas(values: Sequence[int]) -> tuple[int, ...]:
+    """Differences between consecutive cumulative values."""
+    return tuple(after - before for before, after in zip(values, values[1:]))
+
+
+def classify(series: Sequence[int], threshold: int) -> Trend:
+    """Classify a short series of deltas (the measured runs).
+
+    >>> classify([5, 5, 6], 1), classify([3, 0, 0], 1), classify([0, -3], 1)
+    (<Trend.GROWING: 'growing'>, <Trend.MIXED: 'mixed'>, <Trend.FLAT: 'flat'>)
+    """
+    threshold = max(threshold, 1)
+    if not series:
+        return Trend.FLAT
+    if all(d >= 1 for d in series) and statistics.median(series) >= threshold:
+        return Trend.GROWING
+    if any(d >= threshold for d in series):
+        return Trend.MIXED
+    return Trend.FLAT
+
+
+def classify_extended(series: Sequence[int], threshold: int) -> Trend:
+    """Decide a series that was extended because it was mixed.
+
+    Growth must persist: three runs in four grew, and the last third still
+    grew by ``threshold`` per run on average.  Anything else is FLAT: a one-off
+    or a cache that filled up is not a leak.
+    """
+    first = classify(series, threshold)
+    if first is not Trend.MIXED:
+        return first
+    threshold = max(threshold, 1)
+    grew = sum(1 for d in series if d >= 1)
+    tail = series[-max(len(series) // 3, 1) :]
+    persistent = grew * 4 >= len(series) * 3 and sum(tail) >= threshold * len(tail)
+    return Trend.GROWING if persistent else Trend.FLAT
+
+
+def decide(
+    samples: Sequence[Sample], policy: Policy, *, extended: bool = False
+) -> MemoryDecision:
+    """Apply the rule to the samples of one test.
+
+    :param samples: the baseline sample (before the first measured run), then
+        one sample after each measured run.
+    :param extended: the runs were already extended for mixed evidence, so
+        decide now instead of asking for more.
+    """
+    judge = classify_extended if extended else classify
+    bytes_series = deltas([s.traced_bytes for s in samples])
+    objects_series = deltas([_counted_objects(s, policy) for s in samples])
+    return MemoryDecision(
+        bytes_trend=judge(bytes_series, policy.min_bytes),
+        objects_trend=judge(objects_series, policy.min_objects),
+        bytes_per_run=bytes_series,
+        objects_per_run=objects_series,
+        growing_types=growing_types(samples, policy),
+    )
+
+
+def _counted_objects(sample: Sample, policy: Policy) -> int:
+    ignored = sum(sample.by_type.get(name, 0) for name in policy.ignore_types)
+    return sample.objects - ignored
+
+
+def growing_types(
+    samples: Sequence[Sample], policy: Policy
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Types whose live count grew on every measured run, biggest first."""
+    if len(samples) < 2:
+        return ()
+    names = set(samples[-1].by_type) - policy.ignore_types
+    found = []
+    for name in names:
+        series = deltas([s.by_type.get(name, 0) for s in samples])
+        if all(d >= 1 for d in series):
+            found.append((name, series))
+    found.sort(key=lambda item: (-sum(item[1]), item[0]))
+    return tuple(found)

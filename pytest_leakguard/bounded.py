@@ -25,6 +25,7 @@ class Filling:
     label: str
     remaining: int
     growth: int
+    size: int
 
 
 _LRU_TYPE = type(functools.lru_cache(maxsize=1)(lambda: None))
@@ -51,7 +52,7 @@ def growing(before: Snapshot, after: Snapshot) -> list[Filling]:
         if old is None or old[3] is not obj or size <= old[1]:
             continue
         if size < capacity:
-            result.append(Filling(label, capacity - size, size - old[1]))
+            result.append(Filling(label, capacity - size, size - old[1], size))
     return result
 
 

@@ -71,21 +71,25 @@ def _run_and_judge(driver: ItemDriver, spec: MarkSpec, nextitem: pytest.Item | N
     if not passed(started):
         return ItemOutcome(reports=started)
     settings = spec.settings
-    untraced = max(settings.warmup - 1, 0)
-    reports, done = run_until(driver, untraced)
-    if done < untraced:
-        return _stopped(started + reports, done)
     probe = MemoryProbe()
     probe.begin()
     try:
         after_run = functools.partial(_after_run, probe)
-        # The last warm-up run is traced and its sample is the baseline, taken
-        # like every measured sample (while run_until holds the run's reports).
-        traced = settings.warmup - untraced
-        if traced:
-            reports, done = run_until(driver, traced, after_run)
-            if done < traced:
-                return _stopped(started + reports, untraced + done)
+        # Warm-up runs are traced too: the first traced runs replace blocks
+        # allocated before tracing (dict tables of pytest's own state, say),
+        # and such one-off replacements must happen before the baseline.  The
+        # last warm-up's sample is the baseline, taken like every measured one
+        # (while run_until holds the run's reports).
+        first = max(settings.warmup - 1, 0)
+        reports, done = run_until(driver, first)
+        if done < first:
+            return _stopped(started + reports, done)
+        del reports  # held through the baseline, they would be freed in run 1
+        probe.refreeze()  # what the warm-up created once is out of view
+        if settings.warmup:
+            reports, done = run_until(driver, 1, after_run)
+            if not done:
+                return _stopped(started + reports, first)
             del reports
         else:
             after_run()
@@ -121,8 +125,8 @@ def _measure(
     if done < settings.runs:
         return _stopped(started + reports, warmup + done)
     total = warmup + done
-    if decide(probe.samples(), policy).undecided:  # not kept: it would be counted
-        extra = settings.max_runs - settings.runs
+    extra = settings.max_runs - settings.runs
+    if extra > 0 and decide(probe.samples(), policy).undecided:  # not kept: it would count
         reports, done = run_until(driver, extra, after_run)
         total += done
         if done < extra:
@@ -180,12 +184,24 @@ def _fill_bounded_caches(
         note = f"growth is held by bounded {labels}, {needed} runs from full: not judged"
         return note, None, 1
     _, filled = run_until(driver, needed + 1)
-    probe.restart()
-    _, measured = run_until(driver, runs, functools.partial(_after_run, probe))
-    decision = decide(probe.samples(), policy, extended=True)
+    runs_done = 1 + filled
+    decision = _remeasure(driver, probe, policy, runs)
+    # Entries cached before measuring began were frozen out of view: evicting
+    # them looks like growth until the cache has turned over once.
+    flush = max(g.remaining + g.size for g in growing)
+    if decision.leaked and needed + flush <= MAX_FILL_RUNS:
+        _, flushed = run_until(driver, flush)
+        runs_done += flushed + runs
+        decision = _remeasure(driver, probe, policy, runs)
+    runs_done += runs
     verb = "kept growing after" if decision.leaked else "stopped growing once"
-    note = f"{verb} bounded {labels} filled ({needed + 1} extra runs)"
-    return note, decision, 1 + filled + measured
+    return f"{verb} bounded {labels} filled ({runs_done} extra runs)", decision, runs_done
+
+
+def _remeasure(driver: ItemDriver, probe: MemoryProbe, policy: Policy, runs: int) -> MemoryDecision:
+    probe.restart()
+    run_until(driver, runs, functools.partial(_after_run, probe))
+    return decide(probe.samples(), policy, extended=True)
 
 
 def _memory_data(decision: MemoryDecision, policy: Policy, runs: int, notes: list[str]) -> dict[str, Any]:

@@ -110,14 +110,15 @@ class MemoryProbe:
         ]
 
     def restart(self) -> None:
-        """Forget the samples so far and take a new baseline (after a cache filled)."""
+        """Forget the samples so far and take a new baseline (after a cache filled).
+
+        Nothing is refrozen and no trace is cleared: objects a full cache
+        evicts must still count as freed.
+        """
         for series in (self._traced_bytes, self._objects, self._by_type):
             series.clear()
         self._own_bytes = 0
-        self.refreeze()
-        if self._started_tracing:
-            tracemalloc.clear_traces()
-        self.sample(collect=False)
+        self.sample()
 
     def end(self) -> None:
         """Undo ``begin``: unfreeze and stop the tracing we started."""

@@ -55,12 +55,19 @@ def _coroutine_location(task: asyncio.Task[Any]) -> tuple[str, str]:
 
 def _task_site(task: asyncio.Task[Any]) -> str | None:
     """Where the task was created: debug-mode traceback, else ``creation_site``."""
-    source = getattr(task, "_source_traceback", None)  # set when the loop is in debug mode
+    source = getattr(
+        task, "_source_traceback", None
+    )  # set when the loop is in debug mode
     if source:
         for entry in reversed(source):
             if not is_library_file(entry.filename):
                 return format_site(entry.filename, entry.lineno or 0, entry.name)
     return creation_site(task)
+
+
+def _wraps(current: object, original: object) -> bool:
+    """Whether ``current`` is our wrapper of ``original`` (nobody replaced it since)."""
+    return getattr(current, "__wrapped__", None) is original
 
 
 def _stable_site(site: str | None) -> str:
@@ -88,7 +95,8 @@ class AsyncioChecker:
         """Start tracking loops created from now on; idempotent."""
         if self._original_init is not None:
             return
-        original = self._original_init = asyncio.BaseEventLoop.__init__
+        original: Any = asyncio.BaseEventLoop.__init__
+        self._original_init = original
         track = self._track
 
         @functools.wraps(original)
@@ -96,13 +104,14 @@ class AsyncioChecker:
             original(loop, *args, **kwargs)
             track(loop, sys._getframe(1))
 
-        asyncio.BaseEventLoop.__init__ = __init__  # type: ignore[method-assign]
+        asyncio.BaseEventLoop.__init__ = __init__  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         """Stop tracking; restores ``BaseEventLoop.__init__`` if ours is still there."""
-        original, self._original_init = self._original_init, None
+        original: Any = self._original_init
+        self._original_init = None
         current = asyncio.BaseEventLoop.__dict__.get("__init__")
-        if original is not None and getattr(current, "__wrapped__", None) is original:
+        if original is not None and _wraps(current, original):
             asyncio.BaseEventLoop.__init__ = original  # type: ignore[method-assign]
 
     def _track(self, loop: asyncio.AbstractEventLoop, frame: Any) -> None:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import Resource
-from .sys_hooks import caller_site, callable_name, definition_site
+from .sys_hooks import callable_name, caller_site, definition_site
 
 _UNIDENTIFIED = "unidentified"
 
@@ -55,7 +55,7 @@ class _Registration:
 
 
 def _weak(func: object) -> Callable[[], object]:
-    """A weak reference where possible; a strong one otherwise (atexit holds one too)."""
+    """A weak reference where possible, else a strong one (atexit holds one too)."""
     try:
         if isinstance(func, types.MethodType):
             return weakref.WeakMethod(func)
@@ -73,6 +73,11 @@ def _matches(record: _Registration, func: object) -> bool:
         return registered is func or bool(registered == func)
     except Exception:
         return False
+
+
+def _wraps(current: object, original: object) -> bool:
+    """Whether ``current`` is our wrapper of ``original`` (nobody replaced it since)."""
+    return getattr(current, "__wrapped__", None) is original
 
 
 class AtexitChecker:
@@ -101,7 +106,8 @@ class AtexitChecker:
         """Wrap ``atexit.register``/``unregister``; idempotent."""
         if self._original is not None:
             return
-        register, unregister = atexit.register, atexit.unregister
+        register: Any = atexit.register
+        unregister: Any = atexit.unregister
         self._original = (register, unregister)
         self._base, self._registered, self._lowered = self._total(), 0, 0
 
@@ -121,18 +127,18 @@ class AtexitChecker:
                     if _matches(record, func):
                         del self._records[serial]
 
-        atexit.register = recording_register  # type: ignore[assignment]
-        atexit.unregister = recording_unregister  # type: ignore[assignment]
+        atexit.register = recording_register
+        atexit.unregister = recording_unregister
 
     def uninstall(self) -> None:
         """Put the original ``atexit`` functions back (if ours are still there)."""
-        if self._original is None:
+        original, self._original = self._original, None
+        if original is None:
             return
-        register, unregister = self._original
-        self._original = None
-        if getattr(atexit.register, "__wrapped__", None) is register:
+        register, unregister = original
+        if _wraps(atexit.register, register):
             atexit.register = register
-        if getattr(atexit.unregister, "__wrapped__", None) is unregister:
+        if _wraps(atexit.unregister, unregister):
             atexit.unregister = unregister
 
     def _record(self, func: object, frame: types.FrameType | None) -> None:
@@ -158,7 +164,9 @@ class AtexitChecker:
             for serial, record in list(self._records.items()):
                 if record.ref() is None:  # died, so atexit cannot hold it any more
                     del self._records[serial]
-            keys = [f"#{serial} {record.name}" for serial, record in self._records.items()]
+            keys = [
+                f"#{serial} {record.name}" for serial, record in self._records.items()
+            ]
         extra = self._unidentified()
         keys.extend(f"{_UNIDENTIFIED}#{n}" for n in range(1, extra + 1))
         return frozenset(keys)

@@ -64,9 +64,9 @@ def read_fd_table(reuse_within: float = SHARE_WINDOW) -> dict[int, str]:
     except OSError:
         return {}
     now, pid, numbers = time.perf_counter(), os.getpid(), frozenset(names)
-    fresh = _last is not None and now - _last[0] < reuse_within
-    if fresh and _last[1:3] == (pid, numbers):  # type: ignore[index]
-        return _last[3]
+    last = _last
+    if last and now - last[0] < reuse_within and last[1:3] == (pid, numbers):
+        return last[3]
     table = {}
     readlink = os.readlink
     for name in names:

@@ -26,9 +26,9 @@ from .base import Resource
 from .fds import access_mode, fd_flags, fd_of, proc_unavailable_reason, read_fd_table
 
 DELETED_SUFFIX = " (deleted)"
-#: pytest's basetemp: /tmp/pytest-of-<user>/pytest-<n>/<test name><n>/
+#: pytest's basetemp: /tmp/pytest-of-<user>/pytest-<n>/[popen-gw<n>/]<test name><n>/
 _PYTEST_TMP = re.compile(
-    r"^.*?/pytest-of-[^/]+/pytest-(?:\d+|current)/[^/]*?\d*(?=/|$)"
+    r"^.*?/pytest-of-[^/]+/pytest-(?:\d+|current)/(?:popen-gw\d+/)?[^/]*?\d*(?=/|$)"
 )
 #: tempfile's random names: tmpa1b2c3d4, tmp_x1y2z3q4 ...
 _TEMPFILE_NAME = re.compile(r"(?<=/)tmp[a-z0-9_]{8}(?=/|\.|$)")

@@ -13,13 +13,14 @@ microseconds even with thousands of loggers.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import weakref
 from collections.abc import Iterable, Iterator
 
 from .base import Resource
-from .sys_hooks import creation_site, safe_repr
+from .sys_hooks import creation_site, safe_repr, type_name
 
 #: pytest adds and removes its capture handlers around every phase
 #: (LogCaptureHandler, _LiveLoggingNullHandler, _FileHandler ...), and the
@@ -27,8 +28,12 @@ from .sys_hooks import creation_site, safe_repr
 IGNORED_MODULE_PREFIXES = ("_pytest.", "pytest_leakguard")
 
 
-def _is_ignored(handler: logging.Handler) -> bool:
-    return type(handler).__module__.startswith(IGNORED_MODULE_PREFIXES)
+def _key(name: str, handler: logging.Handler) -> str | None:
+    """The snapshot identity of ``handler`` on logger ``name``; None if ignored."""
+    qualified = type_name(handler, qualified=True)
+    if qualified.startswith(IGNORED_MODULE_PREFIXES):
+        return None
+    return f"{id(handler):x} {qualified.rpartition('.')[2]} on {name}"
 
 
 class _LoggerIndex:
@@ -59,7 +64,9 @@ class _LoggerIndex:
             self._rebuild(entries)
         return self._loggers
 
-    def _rebuild(self, entries: dict[str, logging.Logger | logging.PlaceHolder]) -> None:
+    def _rebuild(
+        self, entries: dict[str, logging.Logger | logging.PlaceHolder]
+    ) -> None:
         values = list(entries.values())  # one C call: safe against other threads
         self._dict, self._size, self._stale = entries, len(values), False
         self._loggers = tuple(v for v in values if isinstance(v, logging.Logger))
@@ -83,7 +90,7 @@ def _handlers_by_logger(index: _LoggerIndex) -> Iterator[tuple[str, logging.Hand
 
 
 def _target(handler: logging.Handler) -> tuple[str, str]:
-    """What the handler writes to: ``("'app.log'", "app.log")`` for display and fingerprint."""
+    """What the handler writes to, for display and for the fingerprint."""
     try:
         filename = getattr(handler, "baseFilename", None)
         if isinstance(filename, str):
@@ -96,7 +103,7 @@ def _target(handler: logging.Handler) -> tuple[str, str]:
             if isinstance(name, str) and " " not in name:  # <stderr>, <stdout>
                 return name, name
             # a capture stream (pytest's) names itself with a long repr
-            return f"<{type(stream).__name__}>", type(stream).__name__
+            return f"<{type_name(stream)}>", type_name(stream)
     except Exception:
         pass
     return "", ""
@@ -128,32 +135,29 @@ class LoggingHandlerChecker:
 
     def snapshot(self) -> frozenset[str]:
         """``id class on logger`` for every handler not owned by pytest or leakguard."""
-        return frozenset(
-            f"{id(handler):x} {type(handler).__qualname__} on {name}"
-            for name, handler in _handlers_by_logger(self._index)
-            if not _is_ignored(handler)
-        )
+        pairs = _handlers_by_logger(self._index)
+        return frozenset(key for key in itertools.starmap(_key, pairs) if key)
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
-        """Say which handler sits on which logger, what it writes to, and where it was made."""
+        """Which handler is on which logger, what it writes to, where it was made."""
         wanted = set(keys)
         found = []
         for name, handler in _handlers_by_logger(self._index):
-            key = f"{id(handler):x} {type(handler).__qualname__} on {name}"
-            if key not in wanted:
+            key = _key(name, handler)
+            if key is None or key not in wanted:
                 continue
             wanted.discard(key)  # a handler attached twice to one logger: once
             found.append(self._describe_one(key, name, handler))
         return sorted(found, key=lambda resource: resource.description)
 
     def _describe_one(self, key: str, name: str, handler: logging.Handler) -> Resource:
-        cls = type(handler)
+        qualified = type_name(handler, qualified=True)
         shown, stable = _target(handler)
-        label = f"{cls.__qualname__}({shown})"
+        label = f"{type_name(handler)}({shown})"
         return Resource(
             kind=self.kind,
             key=key,
             description=f"logging handler {label} on {_logger_label(name)}",
             site=creation_site(handler),
-            fingerprint=f"{self.kind}:{cls.__module__}.{cls.__qualname__}:{name}:{stable}",
+            fingerprint=f"{self.kind}:{qualified}:{name}:{stable}",
         )

@@ -22,13 +22,10 @@ import sys
 import threading
 from collections.abc import Iterable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import sites
 from .base import Resource
-
-if TYPE_CHECKING:
-    from multiprocessing.process import BaseProcess
 
 PROC = "/proc"
 _STATES = {
@@ -112,14 +109,15 @@ class ProcessChecker:
 
     def _resource(self, key: str, pid: int, comm: str, state: str) -> Resource:
         owner = _recorded_owner(pid)
-        argv = _cmdline(pid)
-        if owner is not None:
-            what = f"multiprocessing process '{owner.name}'"
-            generic = f"process multiprocessing '{_DIGITS.sub('N', owner.name)}'"
+        # a zombie has no command line left: fall back to what Popen was given
+        argv = _cmdline(pid) or _popen_args(owner)
+        name = getattr(owner, "name", None)  # multiprocessing processes have one
+        if isinstance(name, str):
+            what = f"multiprocessing process '{name}'"
+            generic = f"process multiprocessing '{_DIGITS.sub('N', name)}'"
         else:
-            what = f"process {shlex.join(argv)[:MAX_COMMAND]}" if argv else comm
-            name = os.path.basename(argv[0]) if argv else comm
-            generic = f"process {name}"
+            what = f"process {shlex.join(argv)[:MAX_COMMAND] if argv else comm}"
+            generic = f"process {os.path.basename(argv[0]) if argv else comm}"
         if state == "Z":
             description = f"zombie {what} (pid {pid}) exited but was never waited for"
         else:
@@ -128,7 +126,7 @@ class ProcessChecker:
             kind=self.kind,
             key=key,
             description=description,
-            site=site_for_pid(pid),
+            site=sites.site_of(owner) if owner is not None else None,
             fingerprint=generic,
         )
 
@@ -168,24 +166,22 @@ def _cmdline(pid: int) -> list[str]:
     return [arg.decode("utf-8", "replace") for arg in data.split(b"\0") if arg]
 
 
-def site_for_pid(pid: int) -> str | None:
-    """``path.py:31`` where the Popen or multiprocessing Process ``pid`` started."""
+def _recorded_owner(pid: int) -> object | None:
+    """The recorded Popen or multiprocessing Process of ``pid``, if any."""
     for obj in sites.recorded("process"):
         if getattr(obj, "pid", None) == pid:
-            return sites.site_of(obj)
+            return obj
     return None
 
 
-def _recorded_owner(pid: int) -> BaseProcess | None:
-    """The recorded multiprocessing Process of ``pid``, when there is one."""
-    module = sys.modules.get("multiprocessing.process")
-    if module is None:
-        return None
-    for obj in sites.recorded("process"):
-        if isinstance(obj, module.BaseProcess) and obj.pid == pid:
-            found: BaseProcess = obj
-            return found
-    return None
+def _popen_args(owner: object) -> list[str]:
+    args = getattr(owner, "args", None)  # Popen.args: a string or a sequence
+    if isinstance(args, (str, bytes, os.PathLike)):
+        return [os.fsdecode(args)]
+    try:
+        return [os.fsdecode(arg) for arg in args or ()]
+    except TypeError:
+        return []
 
 
 def _on_child(args: tuple[Any, ...]) -> None:

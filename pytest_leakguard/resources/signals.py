@@ -14,15 +14,17 @@ back to ``SIG_DFL``) is.
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Iterable
 
 from .base import Resource
 from .sys_hooks import callable_name, definition_site
 
-try:
-    from _signal import getsignal as _getsignal  # C, no Enum wrapping
-except ImportError:  # pragma: no cover - other interpreters
-    _getsignal: Callable[[int], object] = signal.getsignal  # type: ignore[no-redef]
+#: ``_signal.getsignal`` (C) skips the public function's Enum wrapping of
+#: SIG_DFL/SIG_IGN, which costs about a microsecond per signal.
+_getsignal: Callable[[int], object] = getattr(
+    sys.modules.get("_signal"), "getsignal", signal.getsignal
+)
 
 #: SIGKILL and SIGSTOP cannot be caught; asking about them only wastes time.
 _UNCATCHABLE = frozenset(
@@ -44,8 +46,7 @@ def _signal_names() -> tuple[tuple[int, str], ...]:
     return tuple(names)
 
 
-#: ``_signal.getsignal`` answers with plain ints for these; the public
-#: ``signal.getsignal`` wraps them in an Enum, which costs ~1 us per signal.
+#: ``_signal.getsignal`` answers with plain ints for these two.
 _NAMED = {int(signal.SIG_DFL): "SIG_DFL", int(signal.SIG_IGN): "SIG_IGN"}
 
 
@@ -113,7 +114,7 @@ class SignalHandlerChecker:
         return self._last_keys
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
-        """Name the handlers still installed under ``keys`` and where they are defined."""
+        """Name the handlers still installed under ``keys`` and where they are from."""
         current = self._current()
         found = []
         for key in sorted(set(keys) & current.keys()):

@@ -14,6 +14,7 @@ kernel's ephemeral range (``6379`` is a service; ``51234`` is whatever
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import socket
@@ -86,16 +87,16 @@ class SocketChecker:
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe those of ``keys`` whose descriptor is still the same socket."""
         table = read_fd_table(reuse_within=0)
-        alive = {}
+        alive = {}  # key -> (fd, inode) of the sockets still open
         for key in keys:
             fd = fd_of(key)
-            if fd is not None and table.get(fd) == f"socket:[{key.split(':', 2)[2]}]":
-                alive[key] = fd
-        info = _lookup_inodes({key.split(":", 2)[2] for key in alive})
+            target = "" if fd is None else table.get(fd, "")
+            if fd is not None and key == f"socket:{fd}:{target[8:-1]}":
+                alive[key] = (fd, target[8:-1])
+        info = _lookup_inodes({inode for _, inode in alive.values()})
         found = []
-        for key, fd in sorted(alive.items(), key=lambda item: item[1]):
-            entry = info.get(key.split(":", 2)[2])
-            description, fingerprint = _format(entry, fd)
+        for key, (fd, inode) in sorted(alive.items(), key=lambda item: item[1]):
+            description, fingerprint = _format(info.get(inode), fd)
             found.append(
                 Resource(
                     kind=self.kind,
@@ -120,7 +121,7 @@ def _format(entry: _InetSocket | _UnixSocket | None, fd: int) -> tuple[str, str]
         return f"unix socket {path} ({entry.state})", f"socket unix {generic}"
     if isinstance(entry, _InetSocket):
         return _format_inet(entry)
-    return _format_unknown(fd), "socket"
+    return _format_unknown(fd)
 
 
 def _format_inet(entry: _InetSocket) -> tuple[str, str]:
@@ -141,14 +142,17 @@ def _format_inet(entry: _InetSocket) -> tuple[str, str]:
     return text, f"{generic} -> {_stable(entry.remote)}"
 
 
-def _format_unknown(fd: int) -> str:
+def _format_unknown(fd: int) -> tuple[str, str]:
     """Neither bound nor connected (or not IP/Unix): ask the Python object."""
     for sock in sites.recorded("socket"):
         if isinstance(sock, socket.socket) and sock.fileno() == fd:
             family = getattr(sock.family, "name", sock.family)
             kind = getattr(sock.type, "name", sock.type)
-            return f"socket {family}/{kind}, not bound or connected (fd {fd})"
-    return f"socket (fd {fd})"
+            return (
+                f"socket {family}/{kind}, not bound or connected (fd {fd})",
+                f"socket {family}/{kind}",
+            )
+    return f"socket (fd {fd})", "socket"
 
 
 def _stable(endpoint: _Endpoint) -> str:
@@ -182,15 +186,17 @@ def _lookup_inodes(inodes: set[str]) -> dict[str, _InetSocket | _UnixSocket]:
             return found
         for fields in _rows(table):
             if len(fields) > 9 and fields[9] in inodes:
-                found[fields[9]] = _parse_inet(table.rstrip("6"), fields, v6)
+                with contextlib.suppress(ValueError, struct.error):  # unparsable
+                    found[fields[9]] = _parse_inet(table.rstrip("6"), fields, v6)
     if len(found) < len(inodes):
         for fields in _rows("unix"):
             if len(fields) > 6 and fields[6] in inodes:
-                found[fields[6]] = _UnixSocket(
-                    path=fields[7] if len(fields) > 7 else "",
-                    state=_UNIX_STATES.get(fields[5], fields[5]),
-                    listening=bool(int(fields[3], 16) & _UNIX_ACCEPTCON),
-                )
+                with contextlib.suppress(ValueError):
+                    found[fields[6]] = _UnixSocket(
+                        path=fields[7] if len(fields) > 7 else "",
+                        state=_UNIX_STATES.get(fields[5], fields[5]),
+                        listening=bool(int(fields[3], 16) & _UNIX_ACCEPTCON),
+                    )
     return found
 
 

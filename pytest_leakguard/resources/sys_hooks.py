@@ -32,10 +32,18 @@ _LIBRARY_PARTS = tuple(
     for name in ("_pytest", "pytest", "pluggy", "pytest_leakguard")
 )
 _STDLIB = tuple(
-    {os.path.join(p, "") for n in ("stdlib", "platstdlib") if (p := sysconfig.get_path(n))}
+    {
+        os.path.join(p, "")
+        for n in ("stdlib", "platstdlib")
+        if (p := sysconfig.get_path(n))
+    }
 )
 _SITE_PACKAGES = tuple(
-    {os.path.join(p, "") for n in ("purelib", "platlib") if (p := sysconfig.get_path(n))}
+    {
+        os.path.join(p, "")
+        for n in ("purelib", "platlib")
+        if (p := sysconfig.get_path(n))
+    }
 )
 
 
@@ -61,12 +69,24 @@ def format_site(filename: str, lineno: int, name: str | None = None) -> str:
     return f"{where} in {name}" if name else where
 
 
+def type_name(obj: object, qualified: bool = False) -> str:
+    """The name of ``obj``'s class, even if a metaclass hides its attributes."""
+    cls = type(obj)
+    try:
+        name = str(type.__getattribute__(cls, "__qualname__"))
+        if qualified:
+            name = f"{type.__getattribute__(cls, '__module__')}.{name}"
+    except Exception:
+        return "object"
+    return name
+
+
 def safe_repr(obj: object, limit: int = 80) -> str:
     """``repr`` that neither raises nor floods a report."""
     try:
         text = repr(obj)
     except Exception:
-        text = f"<{type(obj).__name__} object (repr failed)>"
+        text = f"<{type_name(obj)} object (repr failed)>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -78,14 +98,15 @@ def callable_name(obj: object) -> str:
         if isinstance(obj, functools.partial):
             return f"functools.partial({callable_name(obj.func)})"
         target = getattr(obj, "__func__", obj)  # bound methods
-        qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+        qualname = getattr(target, "__qualname__", None) or getattr(
+            target, "__name__", None
+        )
         if not isinstance(qualname, str):
-            kind = type(obj)
-            return f"{kind.__module__}.{kind.__qualname__} instance"
+            return f"{type_name(obj, qualified=True)} instance"
         module = getattr(target, "__module__", None)
         return f"{module}.{qualname}" if isinstance(module, str) else qualname
     except Exception:
-        return f"<{type(obj).__name__}>"
+        return f"<{type_name(obj)}>"
 
 
 def definition_site(obj: object) -> str | None:
@@ -99,8 +120,8 @@ def definition_site(obj: object) -> str | None:
             else:
                 break
         code = getattr(obj, "__code__", None)
-        if code is None and not isinstance(obj, type):
-            code = getattr(getattr(type(obj), "__call__", None), "__code__", None)
+        if code is None and callable(obj) and not isinstance(obj, type):
+            code = getattr(type(obj).__call__, "__code__", None)  # callable instances
         if code is None:
             return None
         name = getattr(code, "co_qualname", code.co_name)
@@ -179,7 +200,7 @@ def _hook_getters() -> tuple[tuple[str, Callable[[], object]], ...]:
         ("sys.setprofile", sys.getprofile),
     ]
     for name in ("excepthook", "unraisablehook", "displayhook", "breakpointhook"):
-        getters.append((f"sys.{name}", lambda n=name: getattr(sys, n, None)))
+        getters.append((f"sys.{name}", functools.partial(getattr, sys, name, None)))
     getters.append(("threading.excepthook", lambda: threading.excepthook))
     for name in ("trace", "profile"):  # threading.gettrace/getprofile: Python 3.10+
         getter = getattr(threading, f"get{name}", None)
@@ -208,10 +229,8 @@ class SysHookChecker:
                 hook = getter()
             except Exception:
                 continue
-            found[f"{label}={id(hook):x}" if hook is not None else f"{label}=None"] = (
-                label,
-                hook,
-            )
+            key = f"{label}=None" if hook is None else f"{label}={id(hook):x}"
+            found[key] = (label, hook)
         if self._monitoring is not None:
             for tool_id in range(6):
                 name = self._monitoring.get_tool(tool_id)
@@ -232,7 +251,9 @@ class SysHookChecker:
             label, hook = current[key]
             if label.startswith("sys.monitoring"):
                 description = f"{label} left in use by {hook!r}"
-                found.append(Resource(self.kind, key, description, None, f"{self.kind}:{key}"))
+                found.append(
+                    Resource(self.kind, key, description, None, f"{self.kind}:{key}")
+                )
                 continue
             name = callable_name(hook)
             found.append(

@@ -21,7 +21,7 @@ import os
 import re
 import socket
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .base import Resource
@@ -40,7 +40,11 @@ _SUBPROCESS = re.compile(r"subprocess (?P<pid>\d+) is still running")
 _ANGLE = re.compile(r"unclosed (?P<what>event loop|transport) <(?P<cls>\w+)")
 #: tempfile's random names (``tmpk3j_x9ab``), so fingerprints survive runs.
 _TMPNAME = re.compile(r"tmp[a-z0-9_]{8}")
-_BINARY_MODES = {"BufferedReader": "rb", "BufferedWriter": "wb", "BufferedRandom": "rb+"}
+_BINARY_MODES = {
+    "BufferedReader": "rb",
+    "BufferedWriter": "wb",
+    "BufferedRandom": "rb+",
+}
 
 
 def _literal(text: str | None) -> Any:
@@ -68,7 +72,10 @@ def _describe_file(match: re.Match[str]) -> tuple[str, str]:
     if isinstance(name, int):
         return f"unclosed file descriptor {name}{mode_text}", f"file:fd:{mode}"
     name = os.fsdecode(name) if isinstance(name, bytes) else str(name)
-    return f"unclosed file {short_path(name)!r}{mode_text}", f"file:{_stable_name(name)}:{mode}"
+    return (
+        f"unclosed file {short_path(name)!r}{mode_text}",
+        f"file:{_stable_name(name)}:{mode}",
+    )
 
 
 def _address(value: Any) -> str:
@@ -98,7 +105,9 @@ def _describe_socket(match: re.Match[str]) -> tuple[str, str]:
     if "raddr" in fields:
         where += f" -> {_address(remote)}"
     extra = "" if kind == "SOCK_STREAM" else f" ({kind})"
-    state = "connected" if "raddr" in fields else "bound" if "laddr" in fields else "new"
+    state = (
+        "connected" if "raddr" in fields else "bound" if "laddr" in fields else "new"
+    )
     return f"unclosed {label} {where}{extra}", f"{label}:{family}:{kind}:{state}"
 
 
@@ -125,7 +134,10 @@ def _describe_text(text: str, source: object) -> tuple[str, str]:
         return _describe_subprocess(match, source)
     if match := _ANGLE.match(text):
         what = match["what"]
-        return f"unclosed {what} <{match['cls']}>", f"{what.replace(' ', '-')}:{match['cls']}"
+        return (
+            f"unclosed {what} <{match['cls']}>",
+            f"{what.replace(' ', '-')}:{match['cls']}",
+        )
     if text.startswith("unclosed database"):
         return "unclosed sqlite3 database connection", "sqlite3"
     shown = text if len(text) <= 200 else text[:197] + "..."
@@ -163,7 +175,7 @@ def _tracing() -> bool:
     return tracemalloc.is_tracing()
 
 
-def _visible(filters: list[Any]) -> list[Any]:
+def _visible(filters: Iterable[Any]) -> list[Any]:
     """The filter list with ResourceWarnings forced to ``always`` except errors.
 
     Before each filter that would *hide or deduplicate* a ResourceWarning
@@ -202,7 +214,7 @@ def capture_resource_warnings() -> Iterator[list[warnings.WarningMessage]]:
     """
     caught: list[warnings.WarningMessage] = []
     with warnings.catch_warnings():  # restores filters and the show hooks on exit
-        warnings.filters[:] = _visible(warnings.filters)
+        warnings.filters = _visible(warnings.filters)  # catch_warnings restores
         mutated = getattr(warnings, "_filters_mutated", None)  # private, CPython
         if mutated is not None:
             mutated()  # forget "already warned" registries for the new filters

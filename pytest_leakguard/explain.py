@@ -11,6 +11,8 @@ from __future__ import annotations
 import gc
 import linecache
 import os
+import statistics
+import sys
 import sysconfig
 import tracemalloc
 from collections.abc import Iterator
@@ -24,7 +26,6 @@ from .refpath import find_path
 from .runner import ItemDriver, run_until
 from .verdict import MemoryDecision
 
-EXPLAIN_RUNS = 2
 TRACEBACK_FRAMES = 16
 TOP_SITES = 5
 TOP_TYPES = 5
@@ -37,27 +38,35 @@ _SKIPPED_DIRS = tuple(
     for name in ("pytest_leakguard", "_pytest", "pluggy")
 )
 _STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
+_OWN_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "*")
 
 
 def explain_leak(driver: ItemDriver, probe: MemoryProbe, decision: MemoryDecision) -> dict[str, Any]:
     """Sites, types with retained sizes, a reference path and sample reprs.
 
-    One run first (its leftovers are the baseline), then ``EXPLAIN_RUNS``
-    runs whose growth is compared with that baseline.
+    Three more runs: A settles the deeper tracing; what run B creates is
+    noted; what of it is still alive after run C is the leak -- per-run state
+    that C replaced is gone by then.  Allocation sites are C's growth.
     """
     notes: list[str] = []
     probe.trace_deeper(TRACEBACK_FRAMES)
-    _, first = run_until(driver, 1, _settle)
+    _, done = run_until(driver, 1, _settle)
     probe.refreeze()
-    before = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
-    _, done = run_until(driver, EXPLAIN_RUNS, _settle) if first else (None, 0)
-    if done < EXPLAIN_RUNS:
-        notes.append(f"the test failed while being explained (run {done + 1}); explanation is partial")
-    runs = max(done, 1)
-    sites = _sites(before, runs, _plugin_files(driver), notes)
+    if done:
+        _, done = run_until(driver, 1, _settle)
+    created_in_b = gc.get_objects() if done else []
+    before = _snapshot()
+    if done:
+        _, done = run_until(driver, 1, _settle)
+    if not done:
+        notes.append("the test failed while being explained; the explanation is partial")
+    survivors = _still_held(created_in_b)
+    created_in_b.clear()
+    sites = _sites(before, _plugin_files(driver), notes)
     del before
-    grown = [name for name, _ in decision.growing_types[:TOP_TYPES]]
-    types, sample = _types(grown, runs, notes)
+    grown = list(decision.growing_types)
+    types, sample = _types(survivors, grown, notes)
+    del survivors
     path = None
     if sample is not None:
         path = find_path(sample, lambda: _unfrozen(probe))
@@ -67,6 +76,50 @@ def explain_leak(driver: ItemDriver, probe: MemoryProbe, decision: MemoryDecisio
         notes.append("what grew is not tracked by the GC (str, int, bytes ...): see the allocation sites")
     del sample
     return {"sites": sites, "types": types, "path": path, "notes": notes}
+
+
+def _still_held(candidates: list[Any]) -> list[Any]:
+    """Those of ``candidates`` that something other than ``candidates`` holds.
+
+    We hold every candidate ourselves (ids alone would be reused by the next
+    run's objects), so "alive" means: referenced from outside the candidate
+    set -- the reference count exceeds our own references plus those from
+    other candidates -- or reachable from such an object.
+    """
+    index = {id(obj): i for i, obj in enumerate(candidates)}
+    internal = [0] * len(candidates)
+    for obj in candidates:
+        for referent in gc.get_referents(obj):
+            j = index.get(id(referent))
+            if j is not None:
+                internal[j] += 1
+    ours = _own_reference_count()
+    held = [i for i, obj in enumerate(candidates) if sys.getrefcount(obj) - ours - internal[i] > 0]
+    reached, stack = set(held), list(held)
+    while stack:
+        for referent in gc.get_referents(candidates[stack.pop()]):
+            j = index.get(id(referent))
+            if j is not None and j not in reached:
+                reached.add(j)
+                stack.append(j)
+    return [candidates[i] for i in sorted(reached)]
+
+
+def _own_reference_count() -> int:
+    """References ``_still_held``'s loop itself adds to an object held only by a list."""
+    alone = [object()]
+    for i, obj in enumerate(alone):
+        return sys.getrefcount(obj) + 0 * i
+    return 0
+
+
+def _snapshot() -> tracemalloc.Snapshot | None:
+    if not tracemalloc.is_tracing():
+        return None
+    # The snapshots themselves are allocated while tracing: leave them out.
+    return tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, _OWN_FILES)]
+    )
 
 
 def _plugin_files(driver: ItemDriver) -> frozenset[str]:
@@ -93,81 +146,84 @@ def _unfrozen(probe: MemoryProbe) -> Iterator[None]:
         gc.freeze()
 
 
-def _sites(
-    before: tracemalloc.Snapshot | None, runs: int, plugin_files: frozenset[str], notes: list[str]
-) -> list[dict[str, Any]]:
-    if before is None or not tracemalloc.is_tracing():
+def _sites(before: tracemalloc.Snapshot | None, plugin_files: frozenset[str], notes: list[str]) -> list[dict[str, Any]]:
+    after = _snapshot()
+    if before is None or after is None:
         notes.append("tracemalloc was not tracing: no allocation sites")
         return []
-    snapshot = tracemalloc.take_snapshot()
-    stats = [(s.traceback, s.size_diff, s.count_diff) for s in snapshot.compare_to(before, "traceback")]
-    del snapshot, before
     totals: dict[tuple[str, int], list[int]] = {}
-    for traceback, size, count in stats:
-        if size <= 0:
+    for stat in after.compare_to(before, "traceback"):
+        if stat.size_diff <= 0:
             continue
-        site = _user_frame(traceback, plugin_files)
+        site = _user_frame(stat.traceback, plugin_files)
         if site is None:
             continue
         entry = totals.setdefault(site, [0, 0])
-        entry[0] += size
-        entry[1] += count
+        entry[0] += stat.size_diff
+        entry[1] += stat.count_diff
+    del after, before
     ranked = sorted(totals.items(), key=lambda item: -item[1][0])[:TOP_SITES]
     return [
         {
             "file": _relative(filename),
             "line": lineno,
             "source": linecache.getline(filename, lineno).strip(),
-            "bytes_per_run": size // runs,
-            "blocks_per_run": count // runs,
+            "bytes_per_run": size,
+            "blocks_per_run": count,
         }
         for (filename, lineno), (size, count) in ranked
-        if size // runs > 0
     ]
 
 
 def _user_frame(traceback: tracemalloc.Traceback, plugin_files: frozenset[str]) -> tuple[str, int] | None:
     """The innermost frame in the test or the code under test.
 
-    Frames of this plugin, pytest, pluggy and other pytest plugins never
-    count; stdlib and generated (``<string>``) frames count only when
-    nothing else is on the stack.
+    Frames of this plugin, pytest, pluggy, other pytest plugins, the stdlib
+    and generated code (``<string>``) never count: the site is where the
+    test or the code under test called into them.
     """
-    fallback = None
     for frame in reversed(list(traceback)):  # oldest first -> innermost first
         filename = frame.filename
         if filename.startswith(_SKIPPED_DIRS) or filename in plugin_files:
             continue
         if filename.startswith(_STDLIB) or filename.startswith("<"):
-            fallback = fallback or (filename, frame.lineno)
             continue
         return filename, frame.lineno
-    return fallback
+    return None  # only pytest's and the stdlib's own frames: not the test's
 
 
-def _types(grown: list[str], runs: int, notes: list[str]) -> tuple[list[dict[str, Any]], Any]:
-    if not grown:
-        return [], None
-    wanted = set(grown)
-    found: dict[str, list[Any]] = {name: [] for name in grown}
-    for obj in gc.get_objects():
+def _types(
+    survivors: list[Any], grown: list[tuple[str, tuple[int, ...]]], notes: list[str]
+) -> tuple[list[dict[str, Any]], Any]:
+    """Rows for the types that grew, and one object to find a path to.
+
+    Counts come from the measured runs; sizes and samples from the objects
+    that outlived a run.  The path is most telling for the test's own
+    classes, so one of those is preferred over builtin containers.
+    """
+    wanted = {name for name, _ in grown}
+    by_type: dict[str, list[Any]] = {}
+    for obj in survivors:
         name = type_name(obj)
         if name in wanted:
-            found[name].append(obj)
+            by_type.setdefault(name, []).append(obj)
     rows = []
-    for name in grown:
-        objects = found[name]
+    for name, series in grown[:TOP_TYPES]:
+        objects = by_type.get(name, [])
+        count = int(statistics.median(series))
+        each = _retained(objects, notes) / len(objects) if objects else 0
         rows.append(
             {
                 "type": name,
-                "count_per_run": len(objects) // runs,
-                "retained_bytes_per_run": _retained(objects, notes) // runs,
+                "count_per_run": count,
+                "retained_bytes_per_run": int(each * count),
                 "samples": [safe_repr(o) for o in objects[-SAMPLES:]],
             }
         )
-    top = found[grown[0]]
-    sample = top[-1] if top else None
-    found.clear()
+    preferred = [name for name, _ in grown if "." in name and by_type.get(name)]
+    preferred += [name for name, _ in grown if by_type.get(name)]
+    sample = by_type[preferred[0]][-1] if preferred else None
+    by_type.clear()
     return rows, sample
 
 

@@ -60,8 +60,9 @@ def verdict_line(result: dict[str, Any]) -> str:
     if memory and memory["leaked"]:
         bytes_part = format_size(_typical(memory["bytes_per_run"]))
         objects = _typical(memory["objects_per_run"])
-        runs = " ".join(_signed(d) for d in memory["objects_per_run"] if True)
-        if "objects" not in kinds:
+        if "objects" in kinds:
+            runs = " ".join(_signed(d) for d in memory["objects_per_run"])
+        else:
             runs = " ".join(_signed_size(d) for d in memory["bytes_per_run"])
         parts.append(f"{bytes_part} and {objects} objects per run (runs: {runs})")
     resources = [leak for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")]
@@ -110,7 +111,8 @@ def _memory_section(memory: dict[str, Any]) -> list[str]:
     if explanation.get("path"):
         lines.append("Held by:")
         lines.append("  " + " -> ".join(explanation["path"]))
-    for row in explanation.get("types", []):
+    rows = sorted(explanation.get("types", []), key=lambda row: "." not in row["type"])
+    for row in rows:
         if row["samples"]:
             lines.append(f"Samples of {row['type']}:")
             lines += [f"  {text}" for text in row["samples"]]

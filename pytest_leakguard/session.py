@@ -149,7 +149,6 @@ def _attach(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Repo
         target.outcome = "failed"
         body = reporting.section(result, item.nodeid)
         target.longrepr = reporting.LeakRepr(reporting.verdict_line(result), body)
-        target.sections.append((reporting.SECTION, body))
     elif result.get("not_repeatable"):
         run = result["not_repeatable"]
         target.sections.append((reporting.SECTION, f"NOT REPEATABLE: passed on run 1 but failed on run {run}. "

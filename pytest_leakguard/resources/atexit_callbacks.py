@@ -121,11 +121,15 @@ class AtexitChecker:
         def recording_unregister(func: Any, /) -> None:
             before = self._total()
             unregister(func)
+            lowered = before - self._total()
             with self._lock:
-                self._lowered += before - self._total()
-                for serial, record in list(self._records.items()):
-                    if _matches(record, func):
-                        del self._records[serial]
+                records = list(self._records.items())
+            # compared outside the lock: a user __eq__ may itself use atexit
+            gone = [serial for serial, record in records if _matches(record, func)]
+            with self._lock:
+                self._lowered += lowered
+                for serial in gone:
+                    self._records.pop(serial, None)
 
         atexit.register = recording_register
         atexit.unregister = recording_unregister
@@ -149,6 +153,8 @@ class AtexitChecker:
                 registered_at=caller_site(frame),
                 ref=_weak(func),
             )
+        except Exception:  # never make the user's atexit.register() fail
+            record = _Registration(callable_name(func), None, None, _weak(func))
         finally:
             del frame  # break the frame -> locals -> frame cycle at once
         with self._lock:

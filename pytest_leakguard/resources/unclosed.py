@@ -20,12 +20,13 @@ import contextlib
 import os
 import re
 import socket
+import tracemalloc
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .base import Resource
-from .sys_hooks import creation_site, safe_repr, short_path
+from .sys_hooks import creation_site, safe_repr, short_path, type_name
 
 KIND = "unclosed"
 _NO_SITE = " (enable tracemalloc for the site)"
@@ -156,23 +157,17 @@ def describe_resource_warning(message: warnings.WarningMessage) -> Resource:
     try:
         text = str(message.message)
     except Exception:
-        text = f"<{type(message.message).__name__} (str failed)>"
+        text = f"<{type_name(message.message)} (str failed)>"
     source = getattr(message, "source", None)
     try:
         description, tail = _describe_text(text, source)
     except Exception:  # a message we misparse must still be reported
         description, tail = text, _scrub(text)
     site = creation_site(source) if source is not None else None
-    if site is None and source is not None and not _tracing():
+    if site is None and source is not None and not tracemalloc.is_tracing():
         description += _NO_SITE
     key = f"{id(source):x} {text}" if source is not None else text
     return Resource(KIND, key, description, site, f"{KIND}:{tail}")
-
-
-def _tracing() -> bool:
-    import tracemalloc
-
-    return tracemalloc.is_tracing()
 
 
 def _visible(filters: Iterable[Any]) -> list[Any]:

@@ -15,6 +15,7 @@ import pytest
 from . import hookspecs, markers, options
 from . import report as reporting
 from .options import Settings
+from .runner import note_fixture_setup
 
 # On Item.stash: how the item is checked (absent: not checked).
 mark_spec_key = pytest.StashKey["markers.MarkSpec"]()
@@ -72,6 +73,7 @@ class LeakGuardPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+        note_fixture_setup(fixturedef)
         with self.state.fixture_setup(fixturedef):
             return (yield)
 

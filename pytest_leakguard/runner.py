@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,9 @@ import pytest
 from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 
 Reports = list[pytest.TestReport]
+
+# Broader-scoped fixture definitions seen being set up (weakly: pytest owns them).
+_BROADER_FIXTUREDEFS: weakref.WeakSet[pytest.FixtureDef[Any]] = weakref.WeakSet()
 
 
 def passed(reports: Reports) -> bool:
@@ -118,13 +123,20 @@ def _prune_stale_finalizers(item: pytest.Item) -> None:
     teardown ran they only pile up, one per run: pytest's bookkeeping, not the
     test's leak.
     """
-    infos = getattr(item, "_fixtureinfo", None)  # private: the item's fixture closure
-    for fixturedefs in getattr(infos, "name2fixturedefs", {}).values():
-        for fixturedef in fixturedefs:
-            if fixturedef.scope == "function":
+    try:
+        for fixturedef in list(_BROADER_FIXTUREDEFS):
+            if fixturedef.cached_result is None:
                 continue
             finalizers = fixturedef._finalizers  # private: list of callables
             finalizers[:] = [f for f in finalizers if not _finishes_this_item(f, item)]
+    except (AttributeError, TypeError):  # another pytest version: only precision is lost
+        pass
+
+
+def note_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
+    """Remember a broader-scoped fixture, whose finalizers the runs may pile up."""
+    if fixturedef.scope != "function":
+        _BROADER_FIXTUREDEFS.add(fixturedef)
 
 
 def _finishes_this_item(finalizer: object, item: pytest.Item) -> bool:

@@ -148,7 +148,8 @@ def _attach(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Repo
     if result["leaked"] and target.passed:
         target.outcome = "failed"
         body = reporting.section(result, item.nodeid)
-        target.longrepr = reporting.LeakRepr(reporting.verdict_line(result), body)
+        message = reporting.verdict_line(result).removeprefix("LEAKED ")
+        target.longrepr = reporting.LeakRepr(message, body)
     elif result.get("not_repeatable"):
         run = result["not_repeatable"]
         target.sections.append((reporting.SECTION, f"NOT REPEATABLE: passed on run 1 but failed on run {run}. "

@@ -2,20 +2,21 @@
 
 A descriptor nobody closes is the lowest common denominator of every leak
 (a socket, a file, a selector), and the process runs out of them long before
-it runs out of memory.  Linux lists them in ``/proc/self/fd``: one
-``listdir`` plus one ``readlink`` per descriptor, a few microseconds in all.
+it runs out of memory.  Linux lists them in ``/proc/self/fd``; the snapshot
+is that ``listdir`` plus one ``fstat`` per descriptor (a ``readlink`` would
+cost three times as much and waits for ``describe``).
 
 The socket and file checkers read the same table and describe those
 descriptors better; :func:`drop_duplicates` removes the plain ``fd`` entry
 when a richer one covers the same number.  Keys embed the descriptor and its
-target (``fd:7:pipe:[4711]``) so that a number closed and reused for
+device and inode (``fd:7:15:4711``), so that a number closed and reused for
 something else counts as new.
 """
 
 from __future__ import annotations
 
 import os
-import time
+import stat
 from collections.abc import Iterable
 
 from . import sites
@@ -23,8 +24,6 @@ from .base import Resource
 
 FD_DIR = "/proc/self/fd"
 FDINFO_DIR = "/proc/self/fdinfo"
-#: Seconds one reading of the table may be shared; see :func:`read_fd_table`.
-SHARE_WINDOW = 0.0005
 #: Kinds whose keys carry the descriptor number second, ``kind:fd:...``.
 FD_OWNING_KINDS = frozenset({"socket", "file"})
 #: Friendly names for anonymous inodes, by readlink target.
@@ -36,7 +35,19 @@ _ANON_NAMES = {
     "anon_inode:inotify": "inotify instance",
     "anon_inode:[pidfd]": "pidfd",
 }
-_last: tuple[float, int, frozenset[str], dict[int, str]] | None = None
+#: What a descriptor is when its target cannot be read, by file type.
+_TYPE_NAMES = {
+    stat.S_IFIFO: "pipe",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFREG: "file",
+    stat.S_IFDIR: "directory",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    0: "anonymous inode",
+}
+
+#: (file type as in ``stat.S_IFMT``, device, inode) of one descriptor.
+FdIdentity = tuple[int, int, int]
 
 
 def proc_unavailable_reason() -> str | None:
@@ -48,34 +59,34 @@ def proc_unavailable_reason() -> str | None:
     return None
 
 
-def read_fd_table(reuse_within: float = SHARE_WINDOW) -> dict[int, str]:
-    """Every open descriptor of this process and its ``readlink`` target.
+def open_fds() -> dict[int, FdIdentity]:
+    """Every open descriptor of this process, with its type and identity.
 
     Descriptors that vanish while listing, including the one ``listdir``
     itself used, are skipped; an unreadable ``/proc`` gives an empty table.
-    The previous table is returned again (do not modify it) when it is at
-    most ``reuse_within`` seconds old and the same descriptor numbers are open:
-    the fd, file and socket checkers snapshot back to back, and one
-    ``readlink`` per descriptor is most of the cost.
     """
-    global _last
     try:
         names = os.listdir(FD_DIR)
     except OSError:
         return {}
-    now, pid, numbers = time.perf_counter(), os.getpid(), frozenset(names)
-    last = _last
-    if last and now - last[0] < reuse_within and last[1:3] == (pid, numbers):
-        return last[3]
     table = {}
-    readlink = os.readlink
+    fstat, type_mask = os.fstat, 0o170000  # stat.S_IFMT() as a mask: no call
     for name in names:
         try:
-            table[int(name)] = readlink(f"{FD_DIR}/{name}")
+            fd = int(name)
+            info = fstat(fd)
         except (OSError, ValueError):
             continue
-    _last = (now, pid, numbers, table)
+        table[fd] = (info.st_mode & type_mask, info.st_dev, info.st_ino)
     return table
+
+
+def fd_target(fd: int) -> str | None:
+    """What ``fd`` points to: ``pipe:[4711]``, ``/tmp/x``; None if unreadable."""
+    try:
+        return os.readlink(f"{FD_DIR}/{fd}")
+    except OSError:
+        return None
 
 
 def fd_of(key: str) -> int | None:
@@ -84,6 +95,11 @@ def fd_of(key: str) -> int | None:
         return int(key.split(":", 2)[1])
     except (IndexError, ValueError):
         return None
+
+
+def fd_key(kind: str, fd: int, identity: FdIdentity | None) -> str | None:
+    """``kind:<fd>:<device>:<inode>``, the key of a descriptor, or None."""
+    return None if identity is None else f"{kind}:{fd}:{identity[1]}:{identity[2]}"
 
 
 def fd_flags(fd: int) -> int | None:
@@ -132,20 +148,21 @@ class FdChecker:
         self.unavailable_reason = proc_unavailable_reason()
 
     def snapshot(self) -> frozenset[str]:
-        """``fd:<n>:<target>`` for every open descriptor."""
+        """``fd:<n>:<device>:<inode>`` for every open descriptor."""
+        table = open_fds()
         return frozenset(
-            [f"fd:{fd}:{target}" for fd, target in read_fd_table().items()]
+            [f"fd:{fd}:{dev}:{ino}" for fd, (_, dev, ino) in table.items()]
         )
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
-        """Describe the descriptors of ``keys`` that still point where they did."""
-        table = read_fd_table(reuse_within=0)
+        """Describe the descriptors of ``keys`` that are still the same."""
+        table = open_fds()
         found = []
         for key in sorted(keys, key=lambda k: fd_of(k) or -1):
             fd = fd_of(key)
-            if fd is None or key != f"fd:{fd}:{table.get(fd)}":
+            if fd is None or key != fd_key("fd", fd, table.get(fd)):
                 continue
-            target = table[fd]
+            target = fd_target(fd) or _TYPE_NAMES.get(table[fd][0], "unknown")
             found.append(
                 Resource(
                     kind=self.kind,

@@ -5,11 +5,12 @@ gets to the file object, which on CPython is usually at once but not when the
 object sits in a cycle, a cache or a fixture.  Windows then refuses to delete
 the file, and every platform eventually runs out of descriptors.
 
-The snapshot reuses the descriptor table of :mod:`.fds` and keeps the entries
-pointing into the file system (``file:7:/tmp/x``); ``/dev`` nodes other than
-``/dev/shm`` stay plain ``fd`` entries.  Fingerprints replace the random parts
-of temporary paths with placeholders (:func:`normalize_path`) so that
-``<tmp_path>/data.db`` matches across runs and machines.
+The snapshot reuses the descriptor table of :mod:`.fds` and keeps regular
+files and directories (``file:7:<device>:<inode>``); devices such as
+``/dev/null`` stay plain ``fd`` entries.  ``describe`` reads the paths.
+Fingerprints replace the random parts of temporary paths with placeholders
+(:func:`normalize_path`) so that ``<tmp_path>/data.db`` matches across runs
+and machines.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from collections.abc import Iterable
 
 from . import sites
 from .base import Resource
-from .fds import access_mode, fd_flags, fd_of, proc_unavailable_reason, read_fd_table
+from .fds import (
+    access_mode,
+    fd_flags,
+    fd_key,
+    fd_of,
+    fd_target,
+    open_fds,
+    proc_unavailable_reason,
+)
 
 DELETED_SUFFIX = " (deleted)"
 #: pytest's basetemp: /tmp/pytest-of-<user>/pytest-<n>/[popen-gw<n>/]<test name><n>/
@@ -56,11 +65,8 @@ def normalize_path(path: str) -> str:
     return path + DELETED_SUFFIX if deleted else path
 
 
-def is_file_target(target: str) -> bool:
-    """Whether a ``readlink`` target of a descriptor is a file-system path."""
-    return target.startswith("/") and (
-        not target.startswith("/dev/") or target.startswith("/dev/shm/")
-    )
+#: File types that are files for this checker (``stat.S_IFMT`` values).
+FILE_TYPES = frozenset({stat.S_IFREG, stat.S_IFDIR})
 
 
 class FileChecker:
@@ -75,44 +81,37 @@ class FileChecker:
         self.unavailable_reason = proc_unavailable_reason()
 
     def snapshot(self) -> frozenset[str]:
-        """``file:<fd>:<path>`` for every descriptor on a path."""
+        """``file:<fd>:<device>:<inode>`` for every regular file or directory."""
         return frozenset(
             [
-                f"file:{fd}:{target}"
-                for fd, target in read_fd_table().items()
-                if is_file_target(target)
+                f"file:{fd}:{dev}:{ino}"
+                for fd, (kind, dev, ino) in open_fds().items()
+                if kind in FILE_TYPES
             ]
         )
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
-        """Describe those of ``keys`` whose descriptor still names the same path."""
-        table = read_fd_table(reuse_within=0)
+        """Describe those of ``keys`` whose descriptor is still the same file."""
+        table = open_fds()
         found = []
         for key in sorted(keys, key=lambda k: fd_of(k) or -1):
             fd = fd_of(key)
-            if fd is None or key != f"file:{fd}:{table.get(fd)}":
+            identity = table.get(fd) if fd is not None else None
+            if fd is None or identity is None or key != fd_key("file", fd, identity):
                 continue
-            path = table[fd]
+            path = fd_target(fd) or "(unknown path)"
+            what = "directory" if identity[0] == stat.S_IFDIR else "file"
             found.append(
                 Resource(
                     kind=self.kind,
                     key=key,
-                    description=_describe(fd, path),
+                    description=f"{what} {path} open for "
+                    f"{access_mode(fd_flags(fd))} (fd {fd})",
                     site=sites.site_for_path(path.removesuffix(DELETED_SUFFIX)),
                     fingerprint=f"file {normalize_path(path)}",
                 )
             )
         return found
-
-
-def _describe(fd: int, path: str) -> str:
-    what = "file"
-    try:
-        if stat.S_ISDIR(os.stat(f"/proc/self/fd/{fd}").st_mode):
-            what = "directory"
-    except OSError:
-        pass
-    return f"{what} {path} open for {access_mode(fd_flags(fd))} (fd {fd})"
 
 
 def _prefixes() -> list[tuple[str, str]]:

@@ -3,8 +3,8 @@
 A child left running keeps ports, files and CPU busy after its test, and one
 that exited without ``wait()`` stays a zombie until the parent reaps it.  Both
 are listed by the kernel as children of this process: the snapshot reads
-``/proc/self/task/<tid>/children`` (one small read per Python thread) and the start
-time of each child, so a recycled pid counts as a new process.  Kernels
+``/proc/self/task/<tid>/children`` (one small read per Python thread) and the
+start time of each child, so a recycled pid counts as a new process.  Kernels
 built without ``CONFIG_PROC_CHILDREN`` fall back to scanning ``/proc``.
 
 Subprocess ``Popen`` objects and ``multiprocessing`` processes (pool workers

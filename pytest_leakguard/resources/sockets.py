@@ -2,8 +2,8 @@
 
 A server fixture that never closes its listener keeps the port busy for the
 next test; a client that never closes its connection exhausts the server's
-pool.  The snapshot only reads the descriptor table (``socket:[inode]``
-targets, see :mod:`.fds`).  ``describe`` then looks the inodes up in
+pool.  The snapshot only reads the descriptor table of :mod:`.fds` (sockets
+and their inodes).  ``describe`` then looks the inodes up in
 ``/proc/self/net/{tcp,tcp6,udp,udp6,unix}`` for addresses and TCP states.
 
 Fingerprints keep what is stable across runs and machines: the protocol, the
@@ -18,13 +18,14 @@ import contextlib
 import functools
 import ipaddress
 import socket
+import stat
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import sites
 from .base import Resource
-from .fds import fd_of, proc_unavailable_reason, read_fd_table
+from .fds import fd_of, open_fds, proc_unavailable_reason
 from .files import normalize_path
 
 NET_DIR = "/proc/self/net"
@@ -78,21 +79,21 @@ class SocketChecker:
         """``socket:<fd>:<inode>`` for every socket descriptor."""
         return frozenset(
             [
-                f"socket:{fd}:{target[8:-1]}"
-                for fd, target in read_fd_table().items()
-                if target.startswith("socket:[")
+                f"socket:{fd}:{ino}"
+                for fd, (kind, _, ino) in open_fds().items()
+                if kind == stat.S_IFSOCK
             ]
         )
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe those of ``keys`` whose descriptor is still the same socket."""
-        table = read_fd_table(reuse_within=0)
+        table = open_fds()
         alive = {}  # key -> (fd, inode) of the sockets still open
         for key in keys:
             fd = fd_of(key)
-            target = "" if fd is None else table.get(fd, "")
-            if fd is not None and key == f"socket:{fd}:{target[8:-1]}":
-                alive[key] = (fd, target[8:-1])
+            inode = str(table[fd][2]) if fd in table else ""
+            if fd is not None and key == f"socket:{fd}:{inode}":
+                alive[key] = (fd, inode)
         info = _lookup_inodes({inode for _, inode in alive.values()})
         found = []
         for key, (fd, inode) in sorted(alive.items(), key=lambda item: item[1]):

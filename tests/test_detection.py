@@ -1,0 +1,235 @@
+"""Leak patterns are caught; clean patterns pass (inner suites in a subprocess)."""
+
+from __future__ import annotations
+
+import pytest
+
+LEAKY_PATTERNS = """
+    import functools
+    import itertools
+    import pytest
+
+    _kept = []
+    _by_key = {}
+    _ids = itertools.count()
+
+    class Conn:
+        registry = []
+
+        def __init__(self, n):
+            self.n = n
+
+    @functools.lru_cache(maxsize=None)
+    def memo(key):
+        return [key]
+
+    @pytest.mark.leakguard
+    def test_module_list_append():
+        _kept.append(Conn(next(_ids)))
+
+    @pytest.mark.leakguard
+    def test_dict_cache_of_strings():
+        n = next(_ids)
+        _by_key[f"user:{n}"] = "payload-" * 20 + str(n)
+
+    @pytest.mark.leakguard
+    def test_class_attribute_registry():
+        Conn.registry.append(Conn(next(_ids)))
+
+    @pytest.mark.leakguard
+    def test_unbounded_lru_cache():
+        memo(next(_ids))
+
+    @pytest.mark.leakguard
+    def test_closure_captured_in_global_callbacks():
+        data = [0] * 100
+        _kept.append(lambda: len(data))
+"""
+
+CLEAN_PATTERNS = """
+    import asyncio
+    import collections
+    import functools
+    import gc
+    import itertools
+    import json
+    import logging
+    import unittest
+    import warnings
+
+    import pytest
+    from hypothesis import given, settings, strategies as st
+
+    _ids = itertools.count()
+    _lazy = {}
+    recent = collections.deque(maxlen=16)
+
+    @functools.lru_cache(maxsize=32)
+    def bounded(key):
+        return [key]
+
+    @pytest.fixture(scope="module")
+    def pool():
+        return [object() for _ in range(10)]
+
+    @pytest.fixture
+    def basket():
+        return []
+
+    @pytest.mark.leakguard
+    def test_lazy_one_time_initialisation():
+        if "config" not in _lazy:
+            _lazy["config"] = {"key": "value" * 100}
+
+    @pytest.mark.leakguard
+    def test_bounded_lru_cache_fed_new_keys():
+        bounded(next(_ids))
+
+    @pytest.mark.leakguard
+    def test_deque_with_maxlen_fed_every_run():
+        recent.append([next(_ids)])
+
+    @pytest.mark.leakguard
+    def test_heavy_churn():
+        for _ in range(2000):
+            x = {"a": [1, 2, 3], "b": "x" * 50}
+        assert x
+
+    @pytest.mark.leakguard
+    def test_reference_cycles_collected_by_gc():
+        class Node:
+            pass
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+
+    @pytest.mark.leakguard
+    def test_pytest_fixtures(tmp_path, caplog, capsys, monkeypatch, recwarn, record_property):
+        (tmp_path / "f.txt").write_text("hello")
+        logging.getLogger("app").warning("hello %s", "there")
+        print("out")
+        monkeypatch.setenv("LEAKGUARD_X", "1")
+        warnings.warn("careful", UserWarning)
+        record_property("k", "v")
+        assert capsys.readouterr().out == "out\\n"
+
+    @pytest.mark.leakguard
+    def test_broader_fixture_and_function_fixture(pool, basket):
+        basket.append(len(pool))
+
+    @pytest.mark.leakguard
+    @pytest.mark.parametrize("n", [1, 2, 3])
+    def test_parametrized(n):
+        assert json.loads(json.dumps([n])) == [n]
+
+    @pytest.mark.leakguard
+    class TestClassBased:
+        def test_method(self):
+            assert [1] * 3
+
+    @pytest.mark.leakguard
+    class TestUnittest(unittest.TestCase):
+        def setUp(self):
+            self.items = list(range(10))
+
+        def test_case(self):
+            self.assertEqual(len(self.items), 10)
+
+    @pytest.mark.leakguard
+    @pytest.mark.asyncio
+    async def test_async():
+        await asyncio.sleep(0)
+
+    @pytest.mark.leakguard
+    @settings(max_examples=10, database=None)
+    @given(st.integers())
+    def test_hypothesis(n):
+        assert isinstance(n, int)
+"""
+
+
+def test_every_leak_pattern_is_reported_as_leaked(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(LEAKY_PATTERNS)
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(failed=5)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*leakguard summary*",
+            "LEAKED *::test_module_list_append - * 1 objects per run (runs: +1 +1 +1 +1 +1)",
+            "LEAKED *::test_dict_cache_of_strings - *",
+            "LEAKED *::test_class_attribute_registry - *",
+            "LEAKED *::test_unbounded_lru_cache - *",
+            "LEAKED *::test_closure_captured_in_global_callbacks - *",
+            "5 tests checked (5 repeated), 5 leaked",
+        ]
+    )
+
+
+def test_every_clean_pattern_passes(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(CLEAN_PATTERNS)
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-v", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=14)
+    result.stdout.no_fnmatch_line("*LEAKED*")
+    result.stdout.fnmatch_lines(["*14 tests checked (14 repeated), 0 leaked*"])
+
+
+def test_bounded_cache_that_fills_is_explained_in_verbose_output(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        import collections, itertools, pytest
+        recent = collections.deque(maxlen=20)
+        ids = itertools.count()
+
+        @pytest.mark.leakguard
+        def test_fills():
+            recent.append([next(ids)])
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-v")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*note: *test_fills: stopped growing once bounded deque(maxlen=20) filled*"])
+
+
+def test_string_leak_invisible_to_object_counts_is_caught_by_traced_bytes(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+        names = []
+
+        @pytest.mark.leakguard
+        def test_strings():
+            names.append("x" * 1000 + str(len(names)))
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*LEAKED 1.0 KiB and 0 objects per run*", "*.py:6 * names.append(*"])
+
+
+def test_leakguard_all_repeats_unmarked_tests(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        kept = []
+
+        def test_unmarked_leak():
+            kept.append({"a": [1]})
+
+        def test_unmarked_clean():
+            pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard-all")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED *::test_unmarked_leak - *"])

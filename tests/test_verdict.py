@@ -1,0 +1,90 @@
+"""The decision rule, as tables of series (no pytest plugin involved)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_leakguard.verdict import Policy, Sample, Trend, classify, classify_extended, decide, deltas
+
+
+@pytest.mark.parametrize(
+    ("series", "threshold", "expected"),
+    [
+        ([5, 5, 6], 1, Trend.GROWING),  # CPython's example of a leak
+        ([10, 1, 1], 1, Trend.GROWING),
+        ([3, 0, 0], 1, Trend.FLAT),  # a late lazy initialisation
+        ([0, 1, 0], 1, Trend.FLAT),  # noise
+        ([8, -8, 1], 1, Trend.MIXED),  # decided on more runs
+        ([8, -8, 0, 0, 1], 1, Trend.FLAT),
+        ([0, 0, 0, 0, 0], 1, Trend.FLAT),
+        ([64, 64, 0, 64, 64], 64, Trend.MIXED),
+        ([200, 200, 200, 200, 10], 64, Trend.GROWING),  # median counts
+        ([30, 30, 30, 30, 30], 64, Trend.FLAT),  # below the byte threshold
+        ([], 1, Trend.FLAT),
+    ],
+)
+def test_short_series_are_classified_like_cpythons_refleak_hunter(
+    series: list[int], threshold: int, expected: Trend
+) -> None:
+    assert classify(series, threshold) is expected
+
+
+@pytest.mark.parametrize(
+    ("series", "expected"),
+    [
+        ([64, 64, 0, 64, 64, 64, 64, 0, 64, 64, 64, 64], Trend.GROWING),  # a lumpy leak persists
+        ([64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0], Trend.FLAT),  # a cache that filled
+        ([64, 0, 64, 0, 64, 0, 64, 0, 0, 0, 0, 0], Trend.FLAT),
+        ([64, 64, 0, 64, 64, 64, 64, 64, 64, 0, 0, 0], Trend.FLAT),  # stopped at the end
+        ([8, -8, 1, 0, 0, 0, 0, 0, 0], Trend.FLAT),
+    ],
+)
+def test_extended_series_are_leaks_only_when_growth_persists(series: list[int], expected: Trend) -> None:
+    assert classify_extended(series, 64) is expected
+
+
+def _samples(objects: list[int], traced: list[int] | None = None) -> list[Sample]:
+    traced = traced or [0] * len(objects)
+    return [Sample(traced_bytes=b, objects=o, by_type={"Conn": o}) for b, o in zip(traced, objects)]
+
+
+def test_types_that_grew_every_run_are_named_largest_first() -> None:
+    samples = [
+        Sample(0, 3, {"Conn": 1, "dict": 2}),
+        Sample(0, 6, {"Conn": 2, "dict": 4}),
+        Sample(0, 9, {"Conn": 3, "dict": 6}),
+    ]
+    decision = decide(samples, Policy())
+    assert decision.leaked
+    assert decision.growing_types == (("dict", (2, 2)), ("Conn", (1, 1)))
+
+
+def test_ignored_types_do_not_count_towards_the_object_total() -> None:
+    samples = [Sample(0, n, {"Conn": n}) for n in (0, 1, 2, 3)]
+    decision = decide(samples, Policy(ignore_types=frozenset({"Conn"})))
+    assert not decision.leaked
+    assert decision.growing_types == ()
+
+
+def test_deltas_are_differences_of_consecutive_values() -> None:
+    assert deltas([1, 4, 4, 10]) == (3, 0, 6)
+
+
+@given(st.lists(st.integers(min_value=-1000, max_value=1000), min_size=1, max_size=20))
+def test_a_series_with_a_zero_is_never_steady_growth(series: list[int]) -> None:
+    series = [*series, 0]
+    assert classify(series, 1) is not Trend.GROWING
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10_000), min_size=1, max_size=20), st.integers(1, 5))
+def test_scaling_a_leak_up_never_turns_it_into_a_pass(series: list[int], factor: int) -> None:
+    if classify(series, 64) is Trend.GROWING:
+        assert classify([d * factor for d in series], 64) is Trend.GROWING
+
+
+@given(st.lists(st.integers(min_value=-100, max_value=0), min_size=1, max_size=30))
+def test_a_series_that_never_grows_is_flat(series: list[int]) -> None:
+    assert classify(series, 1) is Trend.FLAT
+    assert classify_extended(series, 1) is Trend.FLAT

@@ -9,16 +9,16 @@ REPR_LIMIT = 120
 _SECRET_PATTERNS = (
     # scheme://user:password@host -> scheme://user:***@host
     (re.compile(r"(\w+://[^:/@\s'\"]+:)([^@\s'\"]+)(@)"), r"\1***\3"),
-    # Authorization: Bearer abc / Basic xyz
-    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 ***"),
-    # password=..., 'api_key': '...', secret: ...
+    # password=..., 'api_key': '...', Authorization: Bearer ... (scheme and all)
     (
         re.compile(
             r"(?i)((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|authorization)"
-            r"['\"]?\s*[:=]\s*['\"]?)([^'\"\s,&;)}]+)"
+            r"['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic|token)\s+)?([^'\"\s,&;)}]+)"
         ),
         r"\1***",
     ),
+    # a bare "Bearer abc..." anywhere else
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 ***"),
 )
 
 

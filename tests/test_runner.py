@@ -1,0 +1,200 @@
+"""How a checked test is run: counts, fixtures, outcomes, reported once."""
+
+from __future__ import annotations
+
+import pytest
+
+COUNTING = """
+    import pytest
+
+    RUNS = []
+
+    @pytest.fixture(scope="module")
+    def module_resource():
+        RUNS.append("module-setup")
+        yield
+        RUNS.append("module-teardown")
+
+    @pytest.fixture
+    def per_run():
+        RUNS.append("setup")
+        yield
+        RUNS.append("teardown")
+
+    @pytest.mark.leakguard(runs=4, warmup=2)
+    def test_counted(module_resource, per_run):
+        RUNS.append("call")
+
+    def test_after():
+        print("RUNS", RUNS.count("call"), RUNS.count("setup"), RUNS.count("teardown"),
+              RUNS.count("module-setup"), RUNS.count("module-teardown"))
+"""
+
+
+def test_runs_warmup_plus_measured_runs_each_with_function_fixtures(leakguard_pytester: pytest.Pytester) -> None:
+    """Each run sets up and tears down function fixtures; the module fixture stays."""
+    leakguard_pytester.makepyfile(COUNTING)
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-s")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*RUNS 6 6 6 1 0*"])
+
+
+def test_call_mode_sets_up_once_and_repeats_the_call(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(COUNTING)
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--leakguard-mode=call", "-s")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*RUNS 6 1 1 1 0*"])
+
+
+def test_without_leakguard_marked_tests_run_once(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(COUNTING)
+
+    result = leakguard_pytester.runpytest_subprocess("-s")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*RUNS 1 1 1 1 0*"])
+
+
+def test_module_fixture_is_torn_down_after_the_last_run_when_the_module_ends(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makepyfile(
+        test_one="""
+        import pytest
+        EVENTS = []
+
+        @pytest.fixture(scope="module")
+        def res():
+            yield
+            print("MODULE-TEARDOWN")
+
+        @pytest.mark.leakguard
+        def test_last_in_module(res):
+            pass
+        """,
+        test_two="""
+        def test_next_module():
+            print("NEXT-MODULE")
+        """,
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-s", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*MODULE-TEARDOWN*", "*NEXT-MODULE*"])
+
+
+def test_each_test_is_reported_once_to_junit_and_the_terminal(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+        kept = []
+
+        @pytest.mark.leakguard
+        def test_leaks():
+            print("noise")
+            kept.append({"k": [1]})
+
+        @pytest.mark.leakguard
+        def test_clean():
+            print("noise")
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--junitxml=out.xml", "-rA")
+
+    result.assert_outcomes(passed=1, failed=1)
+    xml = (leakguard_pytester.path / "out.xml").read_text()
+    assert xml.count("<testcase ") == 2
+    assert xml.count("<failure ") == 1
+    assert 'message="' in xml and "objects per run" in xml
+    assert result.stdout.str().count("noise") == 2  # captured output of one run each
+
+
+def test_failing_skipped_and_xfail_tests_keep_their_outcome_and_get_no_verdict(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+        kept = []
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("setup failed")
+
+        @pytest.mark.leakguard
+        def test_fails():
+            kept.append({})
+            assert False
+
+        @pytest.mark.leakguard
+        def test_skips():
+            pytest.skip("not here")
+
+        @pytest.mark.leakguard
+        @pytest.mark.xfail(reason="known")
+        def test_xfails():
+            kept.append({})
+            assert False
+
+        @pytest.mark.leakguard
+        def test_errors(broken):
+            pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(failed=1, skipped=1, xfailed=1, errors=1)
+    result.stdout.no_fnmatch_line("*LEAKED*")
+
+
+def test_test_that_fails_only_when_repeated_is_not_repeatable_not_leaked(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+        registry = []
+
+        @pytest.mark.leakguard
+        def test_registers_once():
+            registry.append(object())
+            assert len(registry) == 1
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-v")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*test_registers_once NOT REPEATABLE*", "*passed on run 1 but failed on run 2*"]
+    )
+    result.stdout.no_fnmatch_line("*LEAKED*")
+
+
+def test_keyboard_interrupt_stops_the_run_at_once(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.leakguard
+        def test_interrupted():
+            raise KeyboardInterrupt
+
+        def test_never_reached():
+            pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    result.stdout.no_fnmatch_line("*test_never_reached*PASSED*")

@@ -6,8 +6,10 @@ returns plain data: the reports to log once, and a JSON-able outcome.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from . import bounded, explain
 from .caches import clear_interpreter_caches
 from .markers import MarkSpec
 from .probes import MemoryProbe
+from .resources import sites
+from .resources.unclosed import capture_resource_warnings
 from .runner import ItemDriver, Reports, capturing_warnings, make_driver, passed, run_until
 from .verdict import MemoryDecision, Policy, decide
 
@@ -47,19 +51,18 @@ def check_item(item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec) 
     """Run ``item`` as ``spec`` says; never log anything."""
     settings = spec.settings
     driver = make_driver(item, settings.mode if spec.repeat else "item")
-    with capturing_warnings(resource_warnings=settings.resources) as captured:
+    unclosed = capture_resource_warnings() if settings.resources else contextlib.nullcontext([])
+    with capturing_warnings() as captured, unclosed as resource_warnings:
         outcome = _run_and_judge(driver, spec, nextitem)
         closing = driver.finish(nextitem) if spec.repeat else []
         if closing:  # a broader fixture failed to tear down: that is the teardown report
             outcome.reports = [r for r in outcome.reports if r.when != "teardown"] + closing
-        if not spec.repeat:
+        if settings.resources:
             # Objects dropped without close and caught in young cycles warn now,
-            # while the test is still the one to blame (old generations would
-            # cost a heap walk per test).
-            import gc
-
+            # while the test is still the one to blame (the old generation would
+            # cost a walk of the whole heap per test).
             gc.collect(1)
-    outcome.resource_warnings = captured.resource_warnings()
+    outcome.resource_warnings = list(resource_warnings)
     captured.replay()
     return outcome
 
@@ -70,32 +73,38 @@ def _run_and_judge(driver: ItemDriver, spec: MarkSpec, nextitem: pytest.Item | N
     started = driver.start()
     if not passed(started):
         return ItemOutcome(reports=started)
-    settings = spec.settings
     probe = MemoryProbe()
-    probe.begin()
-    try:
-        after_run = functools.partial(_after_run, probe)
-        # Warm-up runs are traced too: the first traced runs replace blocks
-        # allocated before tracing (dict tables of pytest's own state, say),
-        # and such one-off replacements must happen before the baseline.  The
-        # last warm-up's sample is the baseline, taken like every measured one
-        # (while run_until holds the run's reports).
-        first = max(settings.warmup - 1, 0)
-        reports, done = run_until(driver, first)
-        if done < first:
-            return _stopped(started + reports, done)
-        del reports  # held through the baseline, they would be freed in run 1
-        probe.refreeze()  # what the warm-up created once is out of view
-        if settings.warmup:
-            reports, done = run_until(driver, 1, after_run)
-            if not done:
-                return _stopped(started + reports, first)
-            del reports
-        else:
-            after_run()
-        return _measure(driver, spec, probe, started, after_run)
-    finally:
-        probe.end()
+    # Recording creation sites while measuring would be growth of our own.
+    with sites.paused():
+        probe.begin()
+        try:
+            return _warm_up_and_measure(driver, spec, probe, started)
+        finally:
+            probe.end()
+
+
+def _warm_up_and_measure(driver: ItemDriver, spec: MarkSpec, probe: MemoryProbe, started: Reports) -> ItemOutcome:
+    settings = spec.settings
+    after_run = functools.partial(_after_run, probe)
+    # Warm-up runs are traced too: the first traced runs replace blocks
+    # allocated before tracing (dict tables of pytest's own state, say),
+    # and such one-off replacements must happen before the baseline.  The
+    # last warm-up's sample is the baseline, taken like every measured one
+    # (while run_until holds the run's reports).
+    first = max(settings.warmup - 1, 0)
+    reports, done = run_until(driver, first)
+    if done < first:
+        return _stopped(started + reports, done)
+    del reports  # held through the baseline, they would be freed in run 1
+    probe.refreeze()  # what the warm-up created once is out of view
+    if settings.warmup:
+        reports, done = run_until(driver, 1, after_run)
+        if not done:
+            return _stopped(started + reports, first)
+        del reports
+    else:
+        after_run()
+    return _measure(driver, spec, probe, started, after_run)
 
 
 def _stopped(reports: Reports, runs_passed: int) -> ItemOutcome:

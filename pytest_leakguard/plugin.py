@@ -7,9 +7,12 @@ as they would without the plugin, and objgraph and pympler are not imported.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from typing import Any
 
+import _pytest  # only for its location: sites inside it are pytest's own
+import pluggy
 import pytest
 
 from . import hookspecs, markers, options
@@ -59,6 +62,10 @@ class LeakGuardPlugin:
             if spec is not None:
                 item.stash[mark_spec_key] = spec
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.settings.resources:
+            _ = self.state.guard  # build the checkers before any test runs
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
         spec = item.stash.get(mark_spec_key, None)
@@ -102,7 +109,21 @@ class LeakGuardPlugin:
         self.state.session_finished(session)
 
     @pytest.hookimpl(trylast=True)
+    def pytest_leakguard_ignore_resource(self, resource: Any, item: pytest.Item) -> bool | None:
+        """pytest's own lazy set-up (its atexit cleanup of tmp dirs, say) is not the test's."""
+        return _created_by_pytest(resource.site) or None
+
+    @pytest.hookimpl(trylast=True)
     def pytest_leakguard_resource_checkers(self, config: pytest.Config) -> list[Any]:
         from .resources import builtin_checkers
 
         return builtin_checkers()
+
+
+_PYTEST_DIRS = tuple(
+    os.path.dirname(module.__file__ or "") + os.sep for module in (_pytest, pluggy)
+)
+
+
+def _created_by_pytest(site: str | None) -> bool:
+    return bool(site) and any(directory in site for directory in _PYTEST_DIRS)  # type: ignore[operator]

@@ -165,54 +165,35 @@ def _reset_per_run_state(item: pytest.Item, user_properties: list[tuple[str, obj
 
 @dataclass
 class CapturedWarnings:
-    """Warnings of one run, held back so repeated runs warn only once."""
+    """Warnings of the runs, held back so that a repeated test warns once."""
 
     records: list[warnings.WarningMessage] = field(default_factory=list)
 
-    def resource_warnings(self) -> list[warnings.WarningMessage]:
-        return [r for r in self.records if issubclass(r.category, ResourceWarning)]
-
     def replay(self) -> None:
-        """Re-issue the held-back warnings (not ResourceWarnings) to pytest."""
+        """Re-issue the held-back warnings to pytest, each distinct one once."""
+        seen = set()
         for record in self.records:
-            if issubclass(record.category, ResourceWarning) and not record.user_visible:
-                continue
-            warnings.warn_explicit(
-                record.message,
-                record.category,
-                record.filename,
-                record.lineno,
-                source=record.source,
-            )
+            key = (record.category, str(record.message), record.filename, record.lineno)
+            if key not in seen:
+                seen.add(key)
+                warnings.warn_explicit(
+                    record.message, record.category, record.filename, record.lineno, source=record.source
+                )
         self.records = []
 
 
 @contextmanager
-def capturing_warnings(resource_warnings: bool) -> Iterator[CapturedWarnings]:
-    """Record every warning of a run; make ResourceWarnings visible if asked.
+def capturing_warnings() -> Iterator[CapturedWarnings]:
+    """Record every warning of the runs, to be replayed once afterwards.
 
-    The current filters are kept (``-W error`` still raises inside the test);
-    ResourceWarnings, ignored by default, are turned on only when the user's
-    filters would have ignored them, and are then ours to report.
+    The current filters are kept, so ``-W error`` still raises inside the test.
     """
     captured = CapturedWarnings()
-    user_shows_them = _would_show_resource_warnings()
     with warnings.catch_warnings(record=True) as records:
-        if resource_warnings and not user_shows_them:
-            warnings.simplefilter("always", ResourceWarning)
         try:
             yield captured
         finally:
-            for record in records:
-                record.user_visible = user_shows_them  # type: ignore[attr-defined]
             captured.records = list(records)
-
-
-def _would_show_resource_warnings() -> bool:
-    for action, message, category, module, lineno in warnings.filters:
-        if issubclass(ResourceWarning, category) and not message and not module:
-            return action != "ignore"
-    return False
 
 
 def run_until(

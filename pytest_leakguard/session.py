@@ -17,7 +17,8 @@ from . import report as reporting
 from .check import check_item
 from .markers import MarkSpec
 from .options import Settings
-from .resources import Resource
+from .resources import WARNING_KINDS, Resource
+from .resources import sites
 from .resources.guard import AllowRule, ResourceGuard, Snapshot, filter_allowed, parse_allow_rules
 from .runner import Reports
 
@@ -42,14 +43,22 @@ class SessionState:
         if self._guard is None:
             lists = self.config.hook.pytest_leakguard_resource_checkers(config=self.config)
             checkers = [checker for found in lists for checker in found]
-            self._guard = ResourceGuard(checkers, self.notes)
+            self._guard = guard = ResourceGuard(checkers, self.notes)
+            sites.install()
+            guard.install()
+            self.config.add_cleanup(guard.uninstall)
+            for checker in checkers:
+                reason = getattr(checker, "unavailable_reason", None)
+                if reason:
+                    self.notes.append(f"{checker.kind} checks unavailable: {reason}")
             self._rules(self.settings.allow, "ini leakguard_allow")  # validate early
         return self._guard
 
     def _rules(self, lines: tuple[str, ...], where: str) -> tuple[AllowRule, ...]:
         if lines not in self._allow_rules:
             try:
-                self._allow_rules[lines] = parse_allow_rules(lines, self.guard.kinds, where)
+                kinds = [*self.guard.kinds, *WARNING_KINDS]
+                self._allow_rules[lines] = parse_allow_rules(lines, kinds, where)
             except ValueError as exc:
                 raise pytest.UsageError(str(exc)) from None
         return self._allow_rules[lines]
@@ -57,16 +66,23 @@ class SessionState:
     def check(self, item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec) -> Reports:
         """Check ``item`` and return its reports, marked if it leaked."""
         guard = self.guard if spec.resources else None
-        before = guard.snapshot() if guard else None
-        self._current = item
+        if guard is not None:
+            sites.start_recording()
         try:
-            outcome = check_item(item, nextitem, spec)
+            before = guard.snapshot() if guard else None
+            self._current = item
+            try:
+                outcome = check_item(item, nextitem, spec)
+            finally:
+                self._current = None
+            resources: list[dict[str, Any]] = []
+            ok = all(r.passed for r in outcome.reports)
+            if guard is not None and before is not None and ok:
+                resources = self._resources_left(item, spec, guard, before, outcome.resource_warnings)
         finally:
-            self._current = None
-        resources: list[dict[str, Any]] = []
-        ok = all(r.passed for r in outcome.reports)
-        if guard is not None and before is not None and ok:
-            resources = self._resources_left(item, spec, guard, before, outcome.resource_warnings)
+            if guard is not None:
+                sites.stop_recording()
+        outcome.resource_warnings = []  # they hold the dying objects
         resources += self._take_fixture_leaks()
         if outcome.memory is None and not resources and outcome.not_repeatable is None:
             return _attach(outcome.reports, {"checked": ok, "leaked": False, "leaks": [], "memory": None, "not_repeatable": None}, item)

@@ -16,6 +16,8 @@ from .base import Resource, ResourceChecker
 
 Snapshot = dict[str, frozenset[str]]
 _FIRST_PAUSE = 0.002
+# Registrations never undo themselves: waiting for them would only cost time.
+NEVER_SETTLE = frozenset({"logging-handler", "signal-handler", "atexit", "sys-hook"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +80,36 @@ class ResourceGuard:
         """Identities that appeared since ``before`` and stayed, after settling."""
         new = self._diff(before, self.snapshot())
         pause, deadline = _FIRST_PAUSE, time.monotonic() + settle_time
-        while new and time.monotonic() < deadline:
+        while any(kind not in NEVER_SETTLE for kind in new) and time.monotonic() < deadline:
             time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
             pause *= 2
             current = {kind: self._snapshot(self._checker(kind)) for kind in new}
             new = {kind: keys & current[kind] for kind, keys in new.items() if keys & current[kind]}
         return new
 
+    def install(self) -> None:
+        """Let checkers that wrap a registration function put their wrapper in."""
+        for checker in self.checkers:
+            install = getattr(checker, "install", None)
+            if callable(install):
+                install()
+
+    def uninstall(self) -> None:
+        for checker in self.checkers:
+            uninstall = getattr(checker, "uninstall", None)
+            if callable(uninstall):
+                try:
+                    uninstall()
+                except Exception as exc:
+                    self._note(f"resource checker {checker.kind!r} could not uninstall: {exc}")
+
     def describe(self, new: dict[str, frozenset[str]]) -> list[Resource]:
+        """Describe the leftovers; an fd that is a leaked socket or file is told once."""
+        from .fds import drop_duplicates
+
+        return drop_duplicates(self._describe(new))
+
+    def _describe(self, new: dict[str, frozenset[str]]) -> list[Resource]:
         resources: list[Resource] = []
         for kind, keys in new.items():
             checker = self._checker(kind)

@@ -22,7 +22,7 @@ import sys
 import sysconfig
 import tracemalloc
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
 from types import FrameType
@@ -119,6 +119,21 @@ def stop_recording() -> None:
 def is_recording() -> bool:
     """Whether sites are being recorded now."""
     return _recording > 0
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """Record nothing for a while, keeping what was recorded.
+
+    While a test's memory is measured, every site recorded would be growth
+    that the measuring itself caused.
+    """
+    global _recording
+    depth, _recording = _recording, 0
+    try:
+        yield
+    finally:
+        _recording = depth
 
 
 def watch(event: str, callback: Watcher) -> None:

@@ -145,6 +145,19 @@ def _describe_text(text: str, source: object) -> tuple[str, str]:
     return shown, _scrub(shown)
 
 
+def _opened_site(source: object) -> str | None:
+    """Where a file was opened, from the audit hook's record of its path."""
+    name = getattr(source, "name", None) if source is not None else None
+    if not isinstance(name, str):
+        return None
+    from .sites import site_for_path
+
+    try:
+        return site_for_path(name)
+    except Exception:
+        return None
+
+
 def describe_resource_warning(message: warnings.WarningMessage) -> Resource:
     """Turn one recorded ``ResourceWarning`` into a :class:`Resource`.
 
@@ -164,6 +177,8 @@ def describe_resource_warning(message: warnings.WarningMessage) -> Resource:
     except Exception:  # a message we misparse must still be reported
         description, tail = text, _scrub(text)
     site = creation_site(source) if source is not None else None
+    if site is None:
+        site = _opened_site(source)
     if site is None and source is not None and not tracemalloc.is_tracing():
         description += _NO_SITE
     key = f"{id(source):x} {text}" if source is not None else text

@@ -7,6 +7,7 @@ pytest-xdist controller builds them from its workers' reports.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -70,6 +71,7 @@ class SessionState:
             sites.start_recording()
         try:
             before = guard.snapshot() if guard else None
+            background = _background_threads()
             self._current = item
             try:
                 outcome = check_item(item, nextitem, spec)
@@ -78,7 +80,7 @@ class SessionState:
             resources: list[dict[str, Any]] = []
             ok = all(r.passed for r in outcome.reports)
             if guard is not None and before is not None and ok:
-                resources = self._resources_left(item, spec, guard, before, outcome.resource_warnings)
+                resources = self._resources_left(item, spec, guard, before, outcome.resource_warnings, background)
         finally:
             if guard is not None:
                 sites.stop_recording()
@@ -90,12 +92,21 @@ class SessionState:
         return _attach(outcome.reports, result, item)
 
     def _resources_left(
-        self, item: pytest.Item, spec: MarkSpec, guard: ResourceGuard, before: Snapshot, warnings: list[Any]
+        self,
+        item: pytest.Item,
+        spec: MarkSpec,
+        guard: ResourceGuard,
+        before: Snapshot,
+        warnings: list[Any],
+        background: frozenset[int],
     ) -> list[dict[str, Any]]:
         new = guard.new_since(before, spec.settings.settle_time)
         for owned_scope, owned in self._fixture_owned.values():
             new = {kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()}
         found = guard.describe({k: v for k, v in new.items() if v})
+        # What a thread that was already running (a fixture's server) opened
+        # is that thread's owner's, not this test's.
+        found = [r for r in found if r.thread is None or r.thread not in background]
         found += _describe_warnings(warnings)
         rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
         hook = item.ihook.pytest_leakguard_ignore_resource
@@ -171,6 +182,12 @@ def _attach(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Repo
         target.sections.append((reporting.SECTION, f"NOT REPEATABLE: passed on run 1 but failed on run {run}. "
                                 "The test depends on state that an earlier run changed; it is not judged for leaks."))
     return reports
+
+
+def _background_threads() -> frozenset[int]:
+    """Threads running before the test, other than the one running it."""
+    current = threading.get_ident()
+    return frozenset(t.ident for t in threading.enumerate() if t.ident is not None and t.ident != current)
 
 
 def _describe_warnings(records: list[Any]) -> list[Resource]:

@@ -65,6 +65,20 @@ def _task_site(task: asyncio.Task[Any]) -> str | None:
     return creation_site(task)
 
 
+def _loop_fds(loop: asyncio.AbstractEventLoop) -> frozenset[int]:
+    """The selector and self-pipe an unclosed loop keeps open (private, guarded)."""
+    fds = set()
+    for owner, attribute in ((loop, "_ssock"), (loop, "_csock"), (getattr(loop, "_selector", None), "")):
+        target = getattr(owner, attribute, None) if attribute else owner
+        try:
+            fd = target.fileno() if target is not None else -1
+        except Exception:
+            continue
+        if isinstance(fd, int) and fd >= 0:
+            fds.add(fd)
+    return frozenset(fds)
+
+
 def _wraps(current: object, original: object) -> bool:
     """Whether ``current`` is our wrapper of ``original`` (nobody replaced it since)."""
     return getattr(current, "__wrapped__", None) is original
@@ -175,6 +189,7 @@ class AsyncioChecker:
             description=f"asyncio event loop <{cls}> not closed{created}",
             site=site,
             fingerprint=f"{self.kind}:loop:{cls}:{_stable_site(site)}",
+            owned_fds=_loop_fds(loop),
         )
 
     def _describe_task(

@@ -23,6 +23,11 @@ class Resource:
     :param site: ``path.py:31`` where it was created, when known.
     :param fingerprint: identity that holds across machines and runs (no
         addresses, fds or ports), used by baselines and allowlists.
+    :param owned_fds: descriptors this resource accounts for (an event loop's
+        selector and self-pipe, a database's file), so they are not reported
+        again as sockets, files or fds.
+    :param thread: ident of the thread that created it, when recorded: what a
+        fixture's server thread opens belongs to the fixture, not the test.
     """
 
     kind: str
@@ -30,6 +35,8 @@ class Resource:
     description: str
     site: str | None = None
     fingerprint: str = ""
+    owned_fds: frozenset[int] = frozenset()
+    thread: int | None = None
 
 
 @runtime_checkable

@@ -28,6 +28,7 @@ from typing import Any
 
 from . import sites
 from .base import Resource
+from .fds import fds_open_on
 from .files import normalize_path
 
 
@@ -235,6 +236,7 @@ class DatabaseChecker:
                     description=f"{entry.driver.name} connection to {target}",
                     site=entry.site,
                     fingerprint=f"{self.kind} {entry.driver.name} {generic}",
+                    owned_fds=fds_open_on(target) if target.startswith("/") else frozenset(),
                 )
             )
         return found

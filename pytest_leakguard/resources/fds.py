@@ -26,6 +26,8 @@ FD_DIR = "/proc/self/fd"
 FDINFO_DIR = "/proc/self/fdinfo"
 #: Kinds whose keys carry the descriptor number second, ``kind:fd:...``.
 FD_OWNING_KINDS = frozenset({"socket", "file"})
+#: Kinds whose key names a descriptor.
+FD_KINDS = frozenset({"fd", "socket", "file"})
 #: Friendly names for anonymous inodes, by readlink target.
 _ANON_NAMES = {
     "anon_inode:[eventpoll]": "epoll instance",
@@ -126,14 +128,30 @@ def access_mode(flags: int | None) -> str:
 
 
 def drop_duplicates(resources: Iterable[Resource]) -> list[Resource]:
-    """Drop ``fd`` entries whose descriptor a ``socket``/``file`` entry covers.
+    """Report every descriptor once, by its most telling owner.
 
+    An ``fd`` entry whose descriptor a ``socket``/``file`` entry covers is
+    dropped, and so is any fd, socket or file entry that a higher-level
+    resource (an event loop, a database connection) lists in ``owned_fds``.
     Order is kept.  Call it on the combined output of all checkers.
     """
     resources = list(resources)
     owned = {fd_of(r.key) for r in resources if r.kind in FD_OWNING_KINDS}
     owned.discard(None)
-    return [r for r in resources if not (r.kind == "fd" and fd_of(r.key) in owned)]
+    claimed = {fd for r in resources for fd in r.owned_fds}
+    kept = []
+    for resource in resources:
+        fd = fd_of(resource.key) if resource.kind in FD_KINDS else None
+        if fd is not None and (fd in claimed or (resource.kind == "fd" and fd in owned)):
+            continue
+        kept.append(resource)
+    return kept
+
+
+def fds_open_on(path: str) -> frozenset[int]:
+    """Descriptors of this process open on ``path`` (and its -wal/-journal files)."""
+    wanted = {path, path + "-journal", path + "-wal", path + "-shm"}
+    return frozenset(fd for fd in open_fds() if fd_target(fd) in wanted)
 
 
 class FdChecker:

@@ -20,6 +20,7 @@ import linecache
 import os
 import sys
 import sysconfig
+import threading
 import tracemalloc
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -84,6 +85,7 @@ class _Record:
     ref: weakref.ref[Any]
     site: Site | None
     category: str
+    thread: int  # ident of the thread that created it
 
 
 def install() -> bool:
@@ -156,7 +158,7 @@ def record(obj: object, category: str, site: Site | None = None) -> None:
         ref = weakref.ref(obj, functools.partial(_forget, id(obj)))
     except TypeError:  # not weakly referenceable: recording would keep it alive
         return
-    _records[id(obj)] = _Record(ref, site or current_site(), category)
+    _records[id(obj)] = _Record(ref, site or current_site(), category, threading.get_ident())
 
 
 def record_path(path: str, site: Site | None = None) -> None:
@@ -211,10 +213,27 @@ def site_for_path(path: str) -> str | None:
 
 def site_for_fd(fd: int) -> str | None:
     """``path.py:31`` of the recorded socket (or other object) using ``fd``."""
+    rec = _record_for_fd(fd)
+    return _text(rec.site) if rec is not None else None
+
+
+def thread_for_fd(fd: int) -> int | None:
+    """Ident of the thread that created the recorded object using ``fd``."""
+    rec = _record_for_fd(fd)
+    return rec.thread if rec is not None else None
+
+
+def thread_of(obj: object) -> int | None:
+    """Ident of the thread that created ``obj``, when recorded."""
+    rec = _records.get(id(obj))
+    return rec.thread if rec is not None and rec.ref() is obj else None
+
+
+def _record_for_fd(fd: int) -> _Record | None:
     for rec in _records.copy().values():
         with contextlib.suppress(Exception):
             if rec.ref().fileno() == fd:  # type: ignore[union-attr]
-                return _text(rec.site)
+                return rec
     return None
 
 

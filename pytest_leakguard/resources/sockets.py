@@ -105,6 +105,7 @@ class SocketChecker:
                     description=description,
                     site=sites.site_for_fd(fd),
                     fingerprint=fingerprint,
+                    thread=sites.thread_for_fd(fd),
                 )
             )
         return found

@@ -71,6 +71,7 @@ class ThreadChecker:
             key=thread_key(thread),
             description=describe_thread(thread, frame),
             site=sites.site_of(thread),
+            thread=sites.thread_of(thread),
             fingerprint=f"thread {type(thread).__qualname__} "
             f"'{_DIGITS.sub('N', thread.name)}'",
         )

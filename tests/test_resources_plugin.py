@@ -1,0 +1,325 @@
+"""Resource checks end to end: real sockets, servers, Redis, fixtures, hooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .services import redis_server
+
+SERVER_AND_CLIENTS = """
+    import socket, threading, pytest
+
+    @pytest.fixture(scope="module")
+    def server():
+        listener = socket.create_server(("127.0.0.1", 0))
+        stop = threading.Event()
+
+        def serve():
+            listener.settimeout(0.05)
+            conns = []
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                    conns.append(conn)
+                except OSError:
+                    pass
+            for conn in conns:
+                conn.close()
+
+        thread = threading.Thread(target=serve, name="test-server")
+        thread.start()
+        yield listener.getsockname()
+        stop.set()
+        thread.join()
+        listener.close()
+
+    kept = []
+
+    def test_connection_left_open(server):
+        kept.append(socket.create_connection(server))
+
+    def test_connection_closed(server):
+        with socket.create_connection(server) as conn:
+            conn.sendall(b"ping")
+
+    def test_thread_that_finishes_a_moment_late():
+        threading.Thread(target=__import__("time").sleep, args=(0.05,)).start()
+"""
+
+
+def test_socket_left_open_is_a_leak_and_a_module_server_fixture_is_not(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makepyfile(SERVER_AND_CLIENTS)
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED 1 socket left open",
+            "Left open:",
+            "  socket: socket 127.0.0.1:* -> 127.0.0.1:* (ESTABLISHED)  (created at *.py:3?)",
+            "LEAKED *::test_connection_left_open - 1 socket left open",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*thread*left open*")
+
+
+def test_fixture_that_does_not_release_what_it_opened_is_reported_with_its_name(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        import logging, pytest
+
+        @pytest.fixture(scope="module")
+        def noisy_logging():
+            logging.getLogger("app.audit").addHandler(logging.NullHandler())
+            yield
+
+        def test_uses_it(noisy_logging):
+            pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*fixture noisy_logging (module scope) left open: logging handler NullHandler* on logger 'app.audit'*"]
+    )
+
+
+LEFTOVERS = """
+    import asyncio, atexit, logging, os, signal, sqlite3, subprocess, sys, threading
+
+    def test_pipe(): test_pipe.fds = os.pipe()
+    def test_file(tmp_path): test_file.f = open(tmp_path / "data.txt", "w")
+    def test_sqlite(tmp_path): test_sqlite.c = sqlite3.connect(tmp_path / "app.db")
+    def test_thread():
+        ev = threading.Event(); test_thread.ev = ev
+        threading.Thread(target=ev.wait, name="poller", daemon=True).start()
+    def test_process():
+        test_process.p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    def test_loop(): test_loop.loop = asyncio.new_event_loop()
+    def test_handler(): logging.getLogger("app.requests").addHandler(logging.NullHandler())
+    def test_signal(): signal.signal(signal.SIGUSR1, lambda *a: None)
+    def test_atexit(): atexit.register(print, "bye")
+    def test_excepthook(): sys.excepthook = lambda *a: None
+"""
+
+
+def test_each_kind_of_leftover_is_reported_with_its_kind_in_json(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(LEFTOVERS)
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-json=out.json", "--leakguard-settle-time=0.1", "-p", "no:randomly"
+    )
+
+    result.assert_outcomes(failed=10)
+    document = json.loads((leakguard_pytester.path / "out.json").read_text())
+    kinds = {t["nodeid"].split("::")[1]: sorted({leak["kind"] for leak in t["leaks"]}) for t in document["tests"]}
+    assert kinds == {
+        "test_pipe": ["fd"],
+        "test_file": ["file"],
+        "test_sqlite": ["db-connection"],
+        "test_thread": ["thread"],
+        "test_process": ["process"],
+        "test_loop": ["asyncio"],
+        "test_handler": ["logging-handler"],
+        "test_signal": ["signal-handler"],
+        "test_atexit": ["atexit"],
+        "test_excepthook": ["sys-hook"],
+    }
+
+
+def test_file_dropped_without_close_is_found_by_its_resource_warning(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        def test_dropped(tmp_path):
+            (tmp_path / "a.txt").write_text("x")
+            handle = open(tmp_path / "a.txt")
+            del handle
+
+        def test_closed(tmp_path):
+            (tmp_path / "a.txt").write_text("x")
+            with open(tmp_path / "a.txt") as handle:
+                handle.read()
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["  unclosed: unclosed file '*a.txt' (mode 'r')  (created at *.py:3)"])
+
+
+def test_allowlist_in_ini_and_marker_accepts_known_resources(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makeini(
+        """
+        [pytest]
+        console_output_style = classic
+        leakguard_allow =
+            logging-handler:*on logger 'app.metrics'*
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import logging, os, pytest
+
+        def test_allowed_by_ini():
+            logging.getLogger("app.metrics").addHandler(logging.NullHandler())
+
+        @pytest.mark.leakguard(allow=["fd:*pipe*"], resources=True)
+        def test_allowed_by_marker():
+            test_allowed_by_marker.fds = os.pipe()
+
+        @pytest.mark.no_leakguard(reason="owns the pool")
+        def test_opted_out():
+            test_opted_out.fds = os.pipe()
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(passed=3)
+
+
+def test_malformed_allow_entry_is_a_usage_error_naming_it(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makeini("[pytest]\nleakguard_allow = sockets:*6379*\n")
+    leakguard_pytester.makepyfile("def test_x(): pass")
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*invalid allow entry 'sockets:*6379*' in ini leakguard_allow: unknown kind 'sockets'*"])
+
+
+BLINKER_CONFTEST = """
+    import blinker
+    from pytest_leakguard import Resource
+
+    request_started = blinker.signal("request-started")
+
+
+    class ReceiverChecker:
+        kind = "blinker-receiver"
+
+        def snapshot(self):
+            return frozenset(str(key) for key in request_started.receivers)
+
+        def describe(self, keys):
+            print("HOOK: describe", len(list(keys)))
+            return [Resource(self.kind, key, f"receiver on {request_started.name!r}", None, self.kind) for key in keys]
+
+
+    def pytest_leakguard_resource_checkers(config):
+        print("HOOK: resource_checkers")
+        return [ReceiverChecker()]
+"""
+
+BLINKER_TESTS = """
+    from conftest import request_started
+
+    def on_request(sender):
+        pass
+
+    def test_receiver_connected_per_call_and_never_disconnected():
+        handler = lambda sender: None
+        request_started.connect(handler, weak=False)
+
+    def test_receiver_disconnected():
+        request_started.connect(on_request)
+        request_started.send("app")
+        request_started.disconnect(on_request)
+"""
+
+
+def test_a_conftest_checker_for_blinker_finds_the_textbook_listener_leak(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makeconftest(BLINKER_CONFTEST)
+    leakguard_pytester.makepyfile(BLINKER_TESTS)
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-s", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "HOOK: resource_checkers",
+            "*HOOK: describe 1",
+            "  blinker-receiver: receiver on 'request-started'",
+            "LEAKED *::test_receiver_connected_per_call_and_never_disconnected - 1 blinker-receiver left open",
+        ]
+    )
+
+
+def test_ignore_hook_accepts_a_resource(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makeconftest(
+        """
+        def pytest_leakguard_ignore_resource(resource, item):
+            print("HOOK: ignore", resource.kind, item.name)
+            return resource.kind == "thread"
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import threading
+        def test_background():
+            ev = threading.Event(); test_background.ev = ev
+            threading.Thread(target=ev.wait, daemon=True).start()
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-s", "--leakguard-settle-time=0")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*HOOK: ignore thread test_background"])
+
+
+@pytest.fixture(scope="module")
+def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as port:
+        yield port
+
+
+def test_unclosed_redis_client_is_caught_and_a_closed_one_is_not(
+    leakguard_pytester: pytest.Pytester, redis_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_PORT", str(redis_port))
+    leakguard_pytester.makepyfile(
+        """
+        import os, redis
+
+        clients = []
+
+        def test_client_left_connected():
+            client = redis.Redis(host="127.0.0.1", port=int(os.environ["REDIS_PORT"]))
+            client.set("greeting", "hello")
+            clients.append(client)
+
+        def test_client_closed():
+            client = redis.Redis(host="127.0.0.1", port=int(os.environ["REDIS_PORT"]))
+            try:
+                assert client.get("greeting") in (None, b"hello")
+            finally:
+                client.close()
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"  socket: socket 127.0.0.1:* -> 127.0.0.1:{redis_port} (ESTABLISHED)*",
+            "LEAKED *::test_client_left_connected - 1 socket left open",
+        ]
+    )
+
+

@@ -66,8 +66,9 @@ class Settings:
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         """Resolve CLI-then-ini-then-default once, validating ini values."""
-        check_all = bool(config.getoption("leakguard_all")) or _ini_bool(config, "leakguard_all")
-        enabled = check_all or bool(config.getoption("leakguard")) or _ini_bool(config, "leakguard")
+        ini_all, ini_enabled = _ini_bool(config, "leakguard_all"), _ini_bool(config, "leakguard")
+        check_all = bool(config.getoption("leakguard_all")) or ini_all
+        enabled = check_all or bool(config.getoption("leakguard")) or ini_enabled
         runs = _value(config, "leakguard_runs", positive_int, DEFAULT_RUNS)
         return cls(
             enabled=enabled,

@@ -164,6 +164,7 @@ def test_allowlist_in_ini_and_marker_accepts_known_resources(leakguard_pytester:
         """
         [pytest]
         console_output_style = classic
+        asyncio_default_fixture_loop_scope = function
         leakguard_allow =
             logging-handler:*on logger 'app.metrics'*
         """
@@ -191,7 +192,7 @@ def test_allowlist_in_ini_and_marker_accepts_known_resources(leakguard_pytester:
 
 
 def test_malformed_allow_entry_is_a_usage_error_naming_it(leakguard_pytester: pytest.Pytester) -> None:
-    leakguard_pytester.makeini("[pytest]\nleakguard_allow = sockets:*6379*\n")
+    leakguard_pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nleakguard_allow = sockets:*6379*\n")
     leakguard_pytester.makepyfile("def test_x(): pass")
 
     result = leakguard_pytester.runpytest_subprocess("--leakguard")

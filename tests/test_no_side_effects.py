@@ -1,0 +1,117 @@
+"""Without --leakguard the plugin does nothing; with it, it keeps nothing of the test."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_unmarked_and_marked_tests_run_as_usual_without_measuring_libraries(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        import sys
+        import pytest
+
+        kept = []
+
+        @pytest.mark.leakguard
+        def test_marked_leaky_but_not_checked():
+            kept.append({})
+
+        def test_measuring_libraries_not_imported():
+            assert "objgraph" not in sys.modules
+            assert "pympler" not in sys.modules
+            assert len(kept) == 1
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("-p", "no:randomly")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.no_fnmatch_line("*leakguard summary*")
+
+
+def test_the_plugin_keeps_no_object_of_a_checked_test_alive(leakguard_pytester: pytest.Pytester) -> None:
+    """The weakref idiom of pytest PR #2006: after the verdict the objects are gone."""
+    leakguard_pytester.makepyfile(
+        """
+        import gc, weakref
+        import pytest
+
+        class Payload:
+            pass
+
+        refs = []
+        kept = []
+
+        @pytest.mark.leakguard
+        def test_clean_checked():
+            payload = Payload()
+            refs[:] = [weakref.ref(payload)]
+
+        @pytest.mark.leakguard
+        def test_leaky_checked():
+            kept.append(Payload())
+
+        def test_after():
+            kept.clear()
+            gc.collect()
+            alive = [ref for ref in refs if ref() is not None]
+            assert refs and not alive
+            assert not [o for o in gc.get_objects() if type(o).__name__ == "Payload"]
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED *::test_leaky_checked - *"])
+
+
+def test_json_report_lists_every_test_and_its_leaks(leakguard_pytester: pytest.Pytester) -> None:
+    import json
+
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+        kept = []
+
+        @pytest.mark.leakguard
+        def test_leaks():
+            kept.append({"k": [1]})
+
+        @pytest.mark.leakguard
+        def test_clean():
+            pass
+
+        def test_unmarked():
+            pass
+
+        @pytest.mark.skip
+        def test_skipped():
+            pass
+
+        @pytest.mark.no_leakguard(reason="opted out")
+        def test_opted_out():
+            pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--leakguard-json=reports/lg.json")
+
+    result.assert_outcomes(passed=3, failed=1, skipped=1)
+    document = json.loads((leakguard_pytester.path / "reports" / "lg.json").read_text())
+    assert document["version"] == 1
+    tests = {t["nodeid"].split("::")[1]: t for t in document["tests"]}
+    assert tests["test_leaks"]["leaked"] and tests["test_leaks"]["checked"]
+    kinds = {leak["kind"] for leak in tests["test_leaks"]["leaks"]}
+    assert "objects" in kinds
+    objects = next(leak for leak in tests["test_leaks"]["leaks"] if leak["kind"] == "objects")
+    assert objects["per_run"] == [2, 2, 2, 2, 2]
+    assert tests["test_clean"] == {**tests["test_clean"], "checked": True, "leaked": False, "leaks": []}
+    assert tests["test_unmarked"]["checked"] is True  # resource-checked
+    assert tests["test_skipped"]["checked"] is False
+    assert tests["test_opted_out"]["checked"] is False
+    assert document["totals"] == {"tests": 5, "checked": 3, "leaked": 1}
+    assert not list((leakguard_pytester.path / "reports").glob(".leakguard-*"))

@@ -71,7 +71,6 @@ class SessionState:
             sites.start_recording()
         try:
             before = guard.snapshot() if guard else None
-            background = _background_threads()
             self._current = item
             try:
                 outcome = check_item(item, nextitem, spec)
@@ -80,7 +79,7 @@ class SessionState:
             resources: list[dict[str, Any]] = []
             ok = all(r.passed for r in outcome.reports)
             if guard is not None and before is not None and ok:
-                resources = self._resources_left(item, spec, guard, before, outcome.resource_warnings, background)
+                resources = self._resources_left(item, spec, guard, before, outcome.resource_warnings)
         finally:
             if guard is not None:
                 sites.stop_recording()
@@ -98,15 +97,16 @@ class SessionState:
         guard: ResourceGuard,
         before: Snapshot,
         warnings: list[Any],
-        background: frozenset[int],
     ) -> list[dict[str, Any]]:
         new = guard.new_since(before, spec.settings.settle_time)
         for owned_scope, owned in self._fixture_owned.values():
             new = {kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()}
         found = guard.describe({k: v for k, v in new.items() if v})
-        # What a thread that was already running (a fixture's server) opened
-        # is that thread's owner's, not this test's.
-        found = [r for r in found if r.thread is None or r.thread not in background]
+        # What another thread that is still running opened (a fixture's
+        # server accepting connections) is that thread's owner's; a thread
+        # the test started and left running is reported itself.
+        others = _other_live_threads()
+        found = [r for r in found if r.thread is None or r.thread not in others]
         found += _describe_warnings(warnings)
         rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
         hook = item.ihook.pytest_leakguard_ignore_resource
@@ -184,8 +184,8 @@ def _attach(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Repo
     return reports
 
 
-def _background_threads() -> frozenset[int]:
-    """Threads running before the test, other than the one running it."""
+def _other_live_threads() -> frozenset[int]:
+    """Threads alive now, other than the one running the tests."""
     current = threading.get_ident()
     return frozenset(t.ident for t in threading.enumerate() if t.ident is not None and t.ident != current)
 

@@ -17,6 +17,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -382,7 +383,9 @@ def _findings(leaks: Sequence[Mapping[str, Any]]) -> str:
     for leak in leaks:
         site = "" if leak["kind"] in _MEMORY_KINDS else _e(leak.get("site") or "unknown")
         cells = f'<td>{_e(leak["kind"])}</td><td>{_e(leak["summary"])}</td><td class="num">{_e(leak.get("count", 1))}</td><td class="id">{site}</td>'
-        rows.append(f"<tr>{cells}{f'<td>{_badges([leak.get("baseline")])}</td>' if baseline else ''}</tr>")
+        if baseline:
+            cells += f"<td>{_badges([leak.get('baseline')])}</td>"
+        rows.append(f"<tr>{cells}</tr>")
     head = "<th>kind</th><th>summary</th><th class=num>count</th><th>created at</th>" + ("<th>baseline</th>" if baseline else "")
     return f"<h3>What leaked</h3><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -394,9 +397,7 @@ def _badges(statuses: Any) -> str:
 
 def _typical(series: Sequence[int]) -> int:
     """The median, as the terminal report uses: one odd run does not move it."""
-    ordered = sorted(series)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) // 2
+    return int(statistics.median(series)) if series else 0
 
 
 def _signed_size(value: float) -> str:

@@ -7,12 +7,10 @@ as they would without the plugin, and objgraph and pympler are not imported.
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Generator
 from typing import Any
 
-import _pytest  # only for its location: sites inside it are pytest's own
-import pluggy
 import pytest
 
 from . import hookspecs, markers, options
@@ -120,10 +118,9 @@ class LeakGuardPlugin:
         return builtin_checkers()
 
 
-_PYTEST_DIRS = tuple(
-    os.path.dirname(module.__file__ or "") + os.sep for module in (_pytest, pluggy)
-)
+# A site inside pytest's or pluggy's own package, absolute or relative.
+_PYTEST_SITE = re.compile(r"(?:^|[/\\])(?:_pytest|pluggy)[/\\]")
 
 
 def _created_by_pytest(site: str | None) -> bool:
-    return bool(site) and any(directory in site for directory in _PYTEST_DIRS)  # type: ignore[operator]
+    return bool(site and _PYTEST_SITE.search(site))

@@ -20,7 +20,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .report import verdict_line
@@ -31,37 +31,28 @@ _MEMORY_KINDS = ("bytes", "objects")
 _LABEL_MAX = 80  # characters of a path step drawn in a graph node
 
 _CSS = """
-:root { color-scheme: light; --bad: #b42318; --ok: #067647; --muted: #667085; }
+:root { color-scheme: light; --bad: #b42318; --ok: #067647; --muted: #667085; --line: #eaecf0; }
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1d2939; background: #f6f7f9; }
-main { max-width: 1200px; margin: 0 auto; padding: 16px 24px 48px; }
-h1 { font-size: 22px; margin: 8px 0 12px; } h2 { font-size: 17px; margin: 0 0 6px; word-break: break-all; }
-h3 { font-size: 14px; margin: 16px 0 6px; color: #344054; }
-.cards { display: flex; gap: 12px; flex-wrap: wrap; margin-bottom: 8px; }
-.card { background: #fff; border: 1px solid #e4e7ec; border-radius: 8px; padding: 8px 16px; min-width: 90px; }
-.card b { display: block; font-size: 24px; } .card.bad b { color: var(--bad); }
-.settings { color: var(--muted); margin: 4px 0 16px; } .settings code { color: #1d2939; }
-section { background: #fff; border: 1px solid #e4e7ec; border-radius: 8px; padding: 14px 18px; margin: 16px 0; }
-section.leak { border-left: 4px solid var(--bad); }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eaecf0; vertical-align: top; }
-th { font-weight: 600; color: #475467; background: #f9fafb; } td.num, th.num { text-align: right; white-space: nowrap; }
-td.id { word-break: break-all; font-family: ui-monospace, monospace; font-size: 13px; }
-code, .sample { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; word-break: break-all; }
+main { max-width: 1200px; margin: 0 auto; padding: 16px 24px 48px; } h1 { font-size: 22px; margin: 8px 0 12px; }
+h2 { font-size: 17px; margin: 0 0 6px; word-break: break-all; } h3 { font-size: 14px; margin: 16px 0 6px; color: #344054; }
+.cards, .charts, .toolbar { display: flex; gap: 14px; flex-wrap: wrap; align-items: center; margin-bottom: 8px; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px 16px; min-width: 90px; }
+.card b { display: block; font-size: 24px; } .card.bad b, .LEAKED, .verdict { color: var(--bad); font-weight: 600; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 18px; margin: 16px 0; }
+section.leak { border-left: 4px solid var(--bad); } table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-weight: 600; color: #475467; background: #f9fafb; } .num { text-align: right !important; white-space: nowrap; }
+code, .sample, .id, .verdict { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; word-break: break-all; }
 .sample { display: block; background: #f2f4f7; border-radius: 4px; padding: 1px 6px; margin: 2px 0; }
-.verdict { font-weight: 600; color: var(--bad); font-family: ui-monospace, monospace; }
-.LEAKED { color: var(--bad); font-weight: 600; } .clean { color: var(--ok); } .muted, .note { color: var(--muted); }
-.badge { border-radius: 10px; padding: 0 8px; font-size: 12px; background: #eaecf0; }
+.clean { color: var(--ok); } .muted, .note, .settings, figcaption { color: var(--muted); } figure { margin: 0; }
+.badge { border-radius: 10px; padding: 0 8px; font-size: 12px; background: var(--line); }
 .badge.new { background: #fee4e2; color: var(--bad); } .badge.fixed { background: #d1fadf; color: var(--ok); }
-.charts { display: flex; gap: 16px; flex-wrap: wrap; } .chart { margin: 0; }
-.chart svg { width: 380px; height: auto; background: #fcfcfd; border: 1px solid #eaecf0; border-radius: 6px; }
-.chart figcaption { color: var(--muted); font-size: 12px; text-align: center; }
+.chart svg { width: 380px; height: auto; background: #fcfcfd; border: 1px solid var(--line); border-radius: 6px; }
+figcaption { font-size: 12px; text-align: center; } svg text { font: 10px system-ui, sans-serif; fill: #475467; }
 .bar { fill: #d92d20; } .bar.neg { fill: #98a2b3; } .axis { stroke: #98a2b3; } .limit { stroke: #f79009; stroke-dasharray: 4 3; }
-svg text { font: 10px system-ui, sans-serif; fill: #475467; }
-.graph svg { max-width: 100%; height: auto; }
-ol.path { list-style: none; padding: 0; display: flex; flex-wrap: wrap; align-items: center; gap: 4px; }
+.graph svg { max-width: 100%; height: auto; } ol.path { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 4px; }
 ol.path li { border: 1px solid #98a2b3; border-radius: 6px; padding: 2px 8px; background: #f2f4f7; }
 ol.path li + li::before { content: "\\2192"; margin: 0 8px 0 -2px; color: var(--muted); }
-.toolbar { display: flex; gap: 16px; align-items: center; margin-bottom: 8px; }
 #js-errors { background: #fee4e2; color: var(--bad); padding: 8px; white-space: pre-wrap; }
 """
 
@@ -69,40 +60,25 @@ ol.path li + li::before { content: "\\2192"; margin: 0 8px 0 -2px; color: var(--
 # visible text, so a headless browser's dumped DOM shows it (and so do people).
 _GUARD_JS = """(function () {
   var box = document.getElementById("js-errors");
-  function show(text) {
-    var line = document.createElement("div");
-    line.textContent = text;
-    box.appendChild(line);
-    box.hidden = false;
-  }
-  window.addEventListener("error", function (e) {
-    show("error: " + e.message + " (" + e.filename + ":" + e.lineno + ")");
-  });
-  window.addEventListener("unhandledrejection", function (e) {
-    show("unhandled rejection: " + e.reason);
-  });
-  document.addEventListener("securitypolicyviolation", function (e) {
-    show("blocked: " + e.violatedDirective + " " + e.blockedURI);
-  });
+  function show(text) { var line = document.createElement("div"); line.textContent = text; box.appendChild(line); box.hidden = false; }
+  window.addEventListener("error", function (e) { show("error: " + e.message + " (" + e.filename + ":" + e.lineno + ")"); });
+  window.addEventListener("unhandledrejection", function (e) { show("unhandled rejection: " + e.reason); });
+  document.addEventListener("securitypolicyviolation", function (e) { show("blocked: " + e.violatedDirective + " " + e.blockedURI); });
 })();"""
 
 # Last in <body>: the test table's filter. It also writes the "N of M tests
-# shown" line, which therefore proves the script ran.
+# shown" line, which therefore proves that the page's script ran.
 _APP_JS = """(function () {
-  var filter = document.getElementById("filter");
-  var onlyLeaked = document.getElementById("only-leaked");
-  var shown = document.getElementById("shown");
+  var filter = document.getElementById("filter"), onlyLeaked = document.getElementById("only-leaked");
   var rows = Array.prototype.slice.call(document.querySelectorAll("#tests tbody tr"));
   function update() {
-    var needle = filter.value.toLowerCase();
-    var count = 0;
+    var needle = filter.value.toLowerCase(), count = 0;
     rows.forEach(function (row) {
       var match = row.getAttribute("data-nodeid").toLowerCase().indexOf(needle) >= 0;
-      var visible = match && (!onlyLeaked.checked || row.classList.contains("leaked"));
-      row.hidden = !visible;
-      if (visible) { count += 1; }
+      row.hidden = !(match && (!onlyLeaked.checked || row.classList.contains("leaked")));
+      count += row.hidden ? 0 : 1;
     });
-    shown.textContent = count + " of " + rows.length + " tests shown";
+    document.getElementById("shown").textContent = count + " of " + rows.length + " tests shown";
   }
   filter.addEventListener("input", update);
   onlyLeaked.addEventListener("change", update);
@@ -117,9 +93,8 @@ def render(document: Mapping[str, Any]) -> str:
         (or the same data loaded back from the JSON file).
     """
     tests = list(document.get("tests", []))
-    leaking = [test for test in tests if test.get("leaked")]
     parts = [_header(document), _tests_table(tests)]
-    parts += [_leak_section(index, test) for index, test in enumerate(leaking)]
+    parts += [_leak_section(test) for test in tests if test.get("leaked")]
     return _page("leakguard report", "\n".join(parts))
 
 
@@ -147,26 +122,19 @@ def _page(title: str, body: str) -> str:
     # Hashes rather than 'unsafe-inline': a <script> that slipped past escaping
     # still would not run, and default-src 'none' blocks every network fetch.
     hashes = " ".join(f"'sha256-{_sha256(js)}'" for js in (_GUARD_JS, _APP_JS))
-    policy = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {hashes}; base-uri 'none'; form-action 'none'"
+    policy = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {hashes}; base-uri 'none'"
     return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
+<html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_e(policy)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
-<link rel="icon" href="data:,">
-<style>{_CSS}</style>
-</head>
-<body>
-<div id="js-errors" hidden></div>
+<title>{_e(title)}</title><link rel="icon" href="data:,"><style>{_CSS}</style></head>
+<body><div id="js-errors" hidden></div>
 <script>{_GUARD_JS}</script>
 <main>
 {body}
 </main>
 <script>{_APP_JS}</script>
-</body>
-</html>
+</body></html>
 """
 
 
@@ -177,15 +145,14 @@ def _sha256(text: str) -> str:
 def _header(document: Mapping[str, Any]) -> str:
     totals = document.get("totals", {})
     cards = "".join(
-        f'<div class="card{" bad" if name == "leaked" and totals.get(name) else ""}">{_e(name)}<b>{_e(totals.get(name, 0))}</b></div>'
+        f'<div class="card{" bad" if name == "leaked" and totals.get(name) else ""}">{name}<b>{_e(totals.get(name, 0))}</b></div>'
         for name in ("tests", "checked", "leaked")
     )
-    settings = document.get("settings", {})
-    shown = ", ".join(f"{_e(key)} <code>{_e(_setting(key, value))}</code>" for key, value in sorted(settings.items()))
+    settings = sorted(document.get("settings", {}).items())
+    shown = ", ".join(f"{_e(key)} <code>{_e(_setting(key, value))}</code>" for key, value in settings)
     notes = "".join(f'<p class="note">{_e(note)}</p>' for note in document.get("notes", []))
     version = _e(document.get("version", "?"))
-    return f"""<h1>leakguard report</h1>
-<div class="cards">{cards}</div>
+    return f"""<h1>leakguard report</h1><div class="cards">{cards}</div>
 <p class="settings">Settings: {shown or "none recorded"} &middot; report format {version}</p>{notes}"""
 
 
@@ -199,55 +166,46 @@ def _tests_table(tests: Sequence[Mapping[str, Any]]) -> str:
     head = "<th>test</th><th>outcome</th><th>verdict</th><th class=num>bytes / run</th><th class=num>objects / run</th>"
     head += "<th>baseline</th>" if baseline else ""
     rows = "\n".join(_test_row(test, baseline) for test in checked)
-    return f"""<section>
-<h2>Checked tests</h2>
+    return f"""<section><h2>Checked tests</h2>
 <div class="toolbar"><input id="filter" type="search" placeholder="filter by node id" aria-label="filter by node id">
 <label><input id="only-leaked" type="checkbox"> only leaked</label><span id="shown" class="muted"></span></div>
-<table id="tests"><thead><tr>{head}</tr></thead>
-<tbody>
+<table id="tests"><thead><tr>{head}</tr></thead><tbody>
 {rows}
-</tbody></table>
-</section>"""
+</tbody></table></section>"""
 
 
 def _test_row(test: Mapping[str, Any], baseline: bool) -> str:
-    nodeid = test.get("nodeid", "")
+    nodeid, memory = test.get("nodeid", ""), test.get("memory") or {}
     verdict = "LEAKED" if test.get("leaked") else "NOT REPEATABLE" if test.get("not_repeatable") else "clean"
-    memory = test.get("memory") or {}
     per_run_bytes = _signed_size(_typical(memory["bytes_per_run"])) if memory.get("bytes_per_run") else "&ndash;"
     per_run_objects = f"{_typical(memory['objects_per_run']):+d}" if memory.get("objects_per_run") else "&ndash;"
-    anchor = f'href="#{_e(_anchor(nodeid))}"' if test.get("leaked") else ""
-    name = f"<a {anchor}>{_e(nodeid)}</a>" if anchor else _e(nodeid)
-    cells = [f'<td class="id">{name}</td>', f"<td>{_e(test.get('outcome', ''))}</td>",
-             f'<td class="{verdict.split()[0]}">{verdict}</td>',
-             f'<td class="num">{per_run_bytes}</td>', f'<td class="num">{per_run_objects}</td>']
+    name = f'<a href="#{_anchor(nodeid)}">{_e(nodeid)}</a>' if test.get("leaked") else _e(nodeid)
+    cells = (f'<td class="id">{name}</td><td>{_e(test.get("outcome", ""))}</td><td class="{verdict.split()[0]}">{verdict}</td>'
+             f'<td class="num">{per_run_bytes}</td><td class="num">{per_run_objects}</td>')
     if baseline:
-        cells.append(f"<td>{_badges(leak.get('baseline') for leak in test.get('leaks', []))}</td>")
+        cells += f"<td>{_badges(leak.get('baseline') for leak in test.get('leaks', []))}</td>"
     css = ' class="leaked"' if test.get("leaked") else ""
-    return f'<tr{css} data-nodeid="{_e(nodeid)}">{"".join(cells)}</tr>'
+    return f'<tr{css} data-nodeid="{_e(nodeid)}">{cells}</tr>'
 
 
-def _leak_section(index: int, test: Mapping[str, Any]) -> str:
-    nodeid = test.get("nodeid", "")
-    memory = test.get("memory") or {}
-    parts = [f'<section class="leak" id="{_e(_anchor(nodeid))}">', f"<h2>{_e(nodeid)}</h2>",
-             f'<p class="verdict">{_e(verdict_line(dict(test)))}</p>']
-    if memory.get("leaked"):
-        parts.append(_memory_details(memory))
-    parts.append(_findings(test.get("leaks", [])))
-    parts.append("</section>")
-    return "\n".join(parts)
+def _leak_section(test: Mapping[str, Any]) -> str:
+    nodeid, memory = test.get("nodeid", ""), test.get("memory") or {}
+    details = _memory_details(memory) if memory.get("leaked") else ""
+    return f"""<section class="leak" id="{_anchor(nodeid)}"><h2>{_e(nodeid)}</h2>
+<p class="verdict">{_e(verdict_line(dict(test)))}</p>
+{details}
+{_findings(test.get("leaks", []))}
+</section>"""
 
 
 def _anchor(nodeid: str) -> str:
-    """A stable fragment id: node ids hold characters ids should not."""
+    """A fragment id made of hex digits: node ids hold characters that ids should not."""
     return "leak-" + hashlib.sha1(nodeid.encode("utf-8")).hexdigest()[:12]
 
 
 def _memory_details(memory: Mapping[str, Any]) -> str:
-    policy = memory.get("policy", {})
+    policy, explanation = memory.get("policy", {}), memory.get("explanation") or {}
     bytes_series, objects_series = memory.get("bytes_per_run", []), memory.get("objects_per_run", [])
-    explanation = memory.get("explanation") or {}
     parts = [f'<p class="muted">Measured runs: {len(bytes_series)} of {_e(memory.get("runs", "?"))} runs in all</p>',
              '<div class="charts">',
              _chart("bytes per run", bytes_series, _signed_size, policy.get("min_bytes")),
@@ -262,7 +220,7 @@ def _memory_details(memory: Mapping[str, Any]) -> str:
 
 
 def _chart(title: str, series: Sequence[int], label: Callable[[float], str], limit: int | None) -> str:
-    """Bars of the growth of each measured run, the threshold dashed: SVG drawn here, no JS."""
+    """Bars of each measured run's growth, the threshold dashed: SVG drawn here, so no JS library."""
     width, height, left, top, bottom = 380, 170, 62, 14, 24
     plot_w, plot_h = width - left - 10, height - top - bottom
     high, low = max([0, *series, limit or 0]), min([0, *series])
@@ -271,40 +229,36 @@ def _chart(title: str, series: Sequence[int], label: Callable[[float], str], lim
     def y(value: float) -> float:
         return top + (high - value) / (high - low) * plot_h
 
-    step = plot_w / max(len(series), 1)
-    every = math.ceil(len(series) / 15) or 1
-    shapes = [f'<line class="axis" x1="{left}" x2="{width - 10}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>',
-              f'<text x="{left - 6}" y="{y(high) + 4:.1f}" text-anchor="end">{_e(label(high))}</text>']
-    if low < 0:
-        shapes.append(f'<text x="{left - 6}" y="{y(low) + 4:.1f}" text-anchor="end">{_e(label(low))}</text>')
+    step, every = plot_w / max(len(series), 1), math.ceil(len(series) / 15) or 1
+    shapes = [f'<line class="axis" x1="{left}" x2="{width - 10}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>']
+    for value in {high, 0, low}:
+        shapes.append(f'<text x="{left - 6}" y="{y(value) + 3:.1f}" text-anchor="end">{_e(label(value))}</text>')
     for i, value in enumerate(series):
         x, bar_h = left + i * step + step * 0.15, max(abs(y(value) - y(0)), 1.0 if value else 0.0)
-        css = "bar neg" if value < 0 else "bar"
-        shapes.append(f'<rect class="{css}" x="{x:.1f}" y="{min(y(value), y(0)):.1f}" width="{step * 0.7:.1f}" '
-                      f'height="{bar_h:.1f}"><title>run {i + 1}: {_e(label(value))}</title></rect>')
+        shapes.append(f'<rect class="bar{" neg" if value < 0 else ""}" x="{x:.1f}" y="{min(y(value), y(0)):.1f}" '
+                      f'width="{step * 0.7:.1f}" height="{bar_h:.1f}"><title>run {i + 1}: {_e(label(value))}</title></rect>')
         if i % every == 0:
             shapes.append(f'<text x="{x + step * 0.35:.1f}" y="{height - 8}" text-anchor="middle">{i + 1}</text>')
     if limit:
         shapes.append(f'<line class="limit" x1="{left}" x2="{width - 10}" y1="{y(limit):.1f}" y2="{y(limit):.1f}">'
                       f"<title>threshold: {_e(label(limit))} per run</title></line>")
-    total = _e(label(sum(series)))
+    caption = f"{title} (runs 1 to {len(series)}, total {label(sum(series))}; dashed: threshold)"
     return (f'<figure class="chart"><svg viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">'
-            f'{"".join(shapes)}</svg><figcaption>{_e(title)} (run 1 to {len(series)}; total {total};'
-            " dashed: threshold)</figcaption></figure>")
+            f'{"".join(shapes)}</svg><figcaption>{_e(caption)}</figcaption></figure>')
 
 
 def _types_table(types: Sequence[Mapping[str, Any]], growing: Sequence[Sequence[Any]]) -> str:
     if types:
+        head = "<th>type</th><th class=num>count / run</th><th class=num>retained / run</th><th>samples</th>"
         rows = "".join(
             f'<tr><td><code>{_e(row["type"])}</code></td><td class="num">+{_e(row["count_per_run"])}</td>'
             f'<td class="num">{_e(format_size(row["retained_bytes_per_run"]))}</td>'
             f"<td>{''.join(f'<span class=sample>{_e(s)}</span>' for s in row.get('samples', []))}</td></tr>"
             for row in types)
-        head = "<th>type</th><th class=num>count / run</th><th class=num>retained / run</th><th>samples</th>"
     elif growing:
+        head = "<th>type</th><th>growth per run</th>"
         rows = "".join(f'<tr><td><code>{_e(name)}</code></td><td>{_e(" ".join(f"{d:+d}" for d in series))}</td></tr>'
                        for name, series in growing)
-        head = "<th>type</th><th>growth per run</th>"
     else:
         return ""
     return f"<h3>Types that grew</h3><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
@@ -313,12 +267,11 @@ def _types_table(types: Sequence[Mapping[str, Any]], growing: Sequence[Sequence[
 def _sites_table(sites: Sequence[Mapping[str, Any]]) -> str:
     if not sites:
         return ""
+    head = "<th>where</th><th class=num>bytes / run</th><th class=num>blocks / run</th><th>source</th>"
     rows = "".join(
-        f'<tr><td class="id">{_e(site["file"])}:{_e(site["line"])}</td>'
-        f'<td class="num">{_e(format_size(site["bytes_per_run"]))}</td>'
+        f'<tr><td class="id">{_e(site["file"])}:{_e(site["line"])}</td><td class="num">{_e(format_size(site["bytes_per_run"]))}</td>'
         f'<td class="num">{_e(site.get("blocks_per_run", ""))}</td><td><code>{_e(site["source"])}</code></td></tr>'
         for site in sites)
-    head = "<th>where</th><th class=num>bytes / run</th><th class=num>blocks / run</th><th>source</th>"
     return f"<h3>Allocated at</h3><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
@@ -339,14 +292,14 @@ def _path_graph(steps: Sequence[str]) -> str:
 
 
 def _dot_source(steps: Sequence[str]) -> str:
-    nodes = []
-    for i, step in enumerate(steps):
-        fill = "#dbe6f6" if i == 0 else "#fde2e1" if i == len(steps) - 1 else "#f2f4f7"
-        nodes.append(f'n{i} [label="{_dot_label(step)}", fillcolor="{fill}"];')
+    """First node (the root) blue, last node (the leaked object) red."""
+    last = len(steps) - 1
+    nodes = " ".join(f'n{i} [label="{_dot_label(step)}", fillcolor="{"#dbe6f6" if i == 0 else "#fde2e1" if i == last else "#f2f4f7"}"];'
+                     for i, step in enumerate(steps))
     edges = " -> ".join(f"n{i}" for i in range(len(steps)))
     return ('digraph path { rankdir=LR; bgcolor="transparent"; '
             'node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11, color="#667085"]; '
-            f'edge [color="#667085"]; {" ".join(nodes)} {edges}; }}')
+            f'edge [color="#667085"]; {nodes} {edges}; }}')
 
 
 def _dot_label(step: str) -> str:
@@ -358,14 +311,13 @@ def _dot_label(step: str) -> str:
 
 
 def _inline_svg(output: str) -> str | None:
-    """dot's SVG trimmed for inline use; None if it looks like more than a drawing."""
+    """dot's SVG trimmed for inline use; None if it holds more than a drawing."""
     start = output.find("<svg")
     if start < 0 or "<script" in output.lower() or "<foreignobject" in output.lower():
         return None
-    svg = output[start:]
-    # Namespace URIs are not fetched, but an inline SVG needs none of them, and
-    # comments and <title>s only repeat our own node ids.
-    svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
+    # Namespace URIs are never fetched, but inline SVG needs none of them, and
+    # the comments and <title>s only repeat our own node ids.
+    svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", output[start:])
     return re.sub(r"<!--.*?-->|<title>[^<]*</title>", "", svg, flags=re.DOTALL).strip()
 
 
@@ -375,22 +327,23 @@ def _path_text(steps: Sequence[str], note: str) -> str:
 
 
 def _findings(leaks: Sequence[Mapping[str, Any]]) -> str:
-    """Every leak entry, resources and memory alike, with its baseline status if any."""
+    """Every leak entry, memory and resources alike, with its baseline status if it has one."""
     if not leaks:
         return ""
     baseline = any(leak.get("baseline") for leak in leaks)
+    head = "<th>kind</th><th>summary</th><th class=num>count</th><th>created at</th>" + ("<th>baseline</th>" if baseline else "")
     rows = []
     for leak in leaks:
-        site = "" if leak["kind"] in _MEMORY_KINDS else _e(leak.get("site") or "unknown")
-        cells = f'<td>{_e(leak["kind"])}</td><td>{_e(leak["summary"])}</td><td class="num">{_e(leak.get("count", 1))}</td><td class="id">{site}</td>'
+        memory = leak["kind"] in _MEMORY_KINDS  # counted per run in the summary, created all over
+        count, site = ("", "") if memory else (_e(leak.get("count", 1)), _e(leak.get("site") or "unknown"))
+        cells = f'<td>{_e(leak["kind"])}</td><td>{_e(leak["summary"])}</td><td class="num">{count}</td><td class="id">{site}</td>'
         if baseline:
             cells += f"<td>{_badges([leak.get('baseline')])}</td>"
         rows.append(f"<tr>{cells}</tr>")
-    head = "<th>kind</th><th>summary</th><th class=num>count</th><th>created at</th>" + ("<th>baseline</th>" if baseline else "")
     return f"<h3>What leaked</h3><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _badges(statuses: Any) -> str:
+def _badges(statuses: Iterable[object]) -> str:
     unique = sorted({str(status) for status in statuses if status})
     return " ".join(f'<span class="badge {_e(status)}">{_e(status)}</span>' for status in unique)
 

@@ -42,6 +42,10 @@ JSON_HELP = "write a JSON report of the run to this path"
 RESOURCES_HELP = "check every test for resources left open (default true under --leakguard)"
 IGNORE_TYPES_HELP = "type names never reported as growing, one per line"
 ALLOW_HELP = "resources allowed to stay open, one 'kind:pattern' per line (fnmatch on the description)"
+BASELINE_HELP = "JSON file of known leaks: they are reported but do not fail; new leaks fail"
+UPDATE_BASELINE_HELP = "write this run's leaks to the baseline file (--leakguard-baseline, default leakguard-baseline.json)"
+HTML_HELP = "write a self-contained HTML report of the run to this path"
+DEFAULT_BASELINE = "leakguard-baseline.json"
 SETTLE_HELP = f"seconds to wait at most for threads, processes and sockets to finish closing (default {DEFAULT_SETTLE_TIME})"
 
 
@@ -62,6 +66,9 @@ class Settings:
     allow: tuple[str, ...] = ()
     settle_time: float = DEFAULT_SETTLE_TIME
     json_path: str | None = None
+    html_path: str | None = None
+    baseline_path: str | None = None
+    update_baseline: bool = False
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -83,7 +90,11 @@ class Settings:
             ignore_types=frozenset(_lines(config, "leakguard_ignore_types")),
             allow=tuple(_lines(config, "leakguard_allow")),
             settle_time=_value(config, "leakguard_settle_time", non_negative_float, DEFAULT_SETTLE_TIME),
-            json_path=config.getoption("leakguard_json") or (str(config.getini("leakguard_json")) or None),
+            json_path=_path(config, "leakguard_json"),
+            html_path=_path(config, "leakguard_html"),
+            baseline_path=_path(config, "leakguard_baseline")
+            or (DEFAULT_BASELINE if config.getoption("leakguard_update_baseline") else None),
+            update_baseline=bool(config.getoption("leakguard_update_baseline")),
         )
 
 
@@ -100,12 +111,19 @@ def register(parser: pytest.Parser) -> None:
     _add_valued(parser, group, "mode", mode, MODE_HELP)
     _add_valued(parser, group, "settle-time", non_negative_float, SETTLE_HELP)
     group.addoption("--leakguard-json", dest="leakguard_json", metavar="PATH", help=JSON_HELP)
+    group.addoption("--leakguard-html", dest="leakguard_html", metavar="PATH", help=HTML_HELP)
+    group.addoption("--leakguard-baseline", dest="leakguard_baseline", metavar="PATH", help=BASELINE_HELP)
+    group.addoption(
+        "--leakguard-update-baseline", action="store_true", dest="leakguard_update_baseline", help=UPDATE_BASELINE_HELP
+    )
     parser.addini("leakguard", ENABLE_HELP, type="bool", default=False)
     parser.addini("leakguard_all", ALL_HELP, type="bool", default=False)
     parser.addini("leakguard_resources", RESOURCES_HELP, type="bool", default=True)
     parser.addini("leakguard_ignore_types", IGNORE_TYPES_HELP, type="linelist", default=[])
     parser.addini("leakguard_allow", ALLOW_HELP, type="linelist", default=[])
     parser.addini("leakguard_json", JSON_HELP, default="")
+    parser.addini("leakguard_html", HTML_HELP, default="")
+    parser.addini("leakguard_baseline", BASELINE_HELP, default="")
 
 
 def _add_valued(
@@ -139,6 +157,10 @@ def _value(config: pytest.Config, dest: str, parse: Callable[[Any], T], default:
         return parse(raw)
     except ValueError as exc:
         raise pytest.UsageError(f"invalid {dest} {raw!r} in ini: {exc}") from None
+
+
+def _path(config: pytest.Config, dest: str) -> str | None:
+    return config.getoption(dest) or (str(config.getini(dest)) or None)
 
 
 def _ini_bool(config: pytest.Config, name: str, default: bool = False) -> bool:

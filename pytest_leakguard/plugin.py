@@ -88,7 +88,11 @@ class LeakGuardPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
         result = getattr(report, "leakguard", None)
-        if not result or not report.failed:
+        if not result:
+            return None
+        if report.passed and result.get("leaked"):
+            return reporting.KNOWN_STATUS
+        if not report.failed:
             return None
         if result.get("leaked"):
             return reporting.STATUS

@@ -15,6 +15,7 @@ from .units import format_size
 
 STATUS = ("failed", "L", "LEAKED")
 NOT_REPEATABLE_STATUS = ("failed", "N", "NOT REPEATABLE")
+KNOWN_STATUS = ("passed", "K", "KNOWN LEAK")
 SECTION = "leakguard"
 
 

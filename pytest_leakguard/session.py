@@ -7,6 +7,7 @@ pytest-xdist controller builds them from its workers' reports.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from . import baseline as baselines
+from . import marking
 from . import report as reporting
 from .check import check_item
 from .markers import MarkSpec
@@ -38,6 +41,7 @@ class SessionState:
         self._fixture_owned: dict[str, tuple[str, Snapshot]] = {}
         self._fixture_leaks: list[dict[str, Any]] = []
         self._current: pytest.Item | None = None
+        self.baseline = _load_baseline(settings)
 
     @property
     def guard(self) -> ResourceGuard:
@@ -85,10 +89,10 @@ class SessionState:
                 sites.stop_recording()
         outcome.resource_warnings = []  # they hold the dying objects
         resources += self._take_fixture_leaks()
-        if outcome.memory is None and not resources and outcome.not_repeatable is None:
-            return _attach(outcome.reports, {"checked": ok, "leaked": False, "leaks": [], "memory": None, "not_repeatable": None}, item)
         result = reporting.build_result(outcome.memory, resources, outcome.not_repeatable)
-        return _attach(outcome.reports, result, item)
+        result["checked"] = ok and (guard is not None or outcome.memory is not None)
+        marking.classify(result, item.nodeid, self.baseline, self.settings.update_baseline)
+        return marking.apply(outcome.reports, result, item)
 
     def _resources_left(
         self,
@@ -151,37 +155,50 @@ class SessionState:
             entry["outcome"] = report.outcome
         result = getattr(report, "leakguard", None)
         if result:
-            entry.update({k: v for k, v in result.items() if k != "memory"})
-            entry["memory"] = result.get("memory")
+            entry.update(result)
+            path, lineno, _ = report.location
+            entry["location"] = [path, lineno + 1 if lineno is not None else None]
 
     def terminal_summary(self, terminalreporter: Any) -> None:
         from .summary import write_terminal_summary
 
         write_terminal_summary(terminalreporter, self)
 
+    def fixed_baseline_entries(self) -> list[baselines.Entry]:
+        """Known leaks that did not show up again among the tests checked now."""
+        if self.baseline is None:
+            return []
+        checked = {nodeid: r["leaks"] for nodeid, r in self.results.items() if r.get("checked")}
+        return self.baseline.fixed(checked)
+
     def session_finished(self, session: pytest.Session) -> None:
-        if self.settings.json_path and not hasattr(self.config, "workerinput"):
+        if hasattr(self.config, "workerinput"):
+            return  # the controller writes the files, from every worker's reports
+        if self.settings.update_baseline and self.settings.baseline_path:
+            self._write_baseline(self.settings.baseline_path)
+        if self.settings.json_path:
             from .jsonreport import write_json
 
             write_json(self.settings.json_path, self)
 
+    def _write_baseline(self, path: str) -> None:
+        """This run's leaks, plus the entries of tests that did not run now."""
+        ran = set(self.results)
+        kept = [e for e in (self.baseline.entries if self.baseline else []) if e.nodeid not in ran]
+        current = [baselines.entry_of(nodeid, leak) for nodeid, r in self.results.items() for leak in r.get("leaks", [])]
+        baselines.write(path, kept + current)
+        self.notes.append(f"baseline written to {path}: {len(kept) + len(current)} known leaks")
 
-def _attach(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Reports:
-    """Put the result on the call report (or the last one) and fail it if it leaked."""
-    target = next((r for r in reports if r.when == "call"), reports[-1] if reports else None)
-    if target is None:
-        return reports
-    target.leakguard = result  # type: ignore[attr-defined]
-    if result["leaked"] and target.passed:
-        target.outcome = "failed"
-        body = reporting.section(result, item.nodeid)
-        message = reporting.verdict_line(result).removeprefix("LEAKED ")
-        target.longrepr = reporting.LeakRepr(message, body)
-    elif result.get("not_repeatable"):
-        run = result["not_repeatable"]
-        target.sections.append((reporting.SECTION, f"NOT REPEATABLE: passed on run 1 but failed on run {run}. "
-                                "The test depends on state that an earlier run changed; it is not judged for leaks."))
-    return reports
+
+def _load_baseline(settings: Settings) -> baselines.Baseline | None:
+    if not settings.baseline_path:
+        return None
+    if settings.update_baseline and not os.path.exists(settings.baseline_path):
+        return None
+    try:
+        return baselines.load(settings.baseline_path)
+    except baselines.BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _other_live_threads() -> frozenset[int]:

@@ -1,7 +1,8 @@
-"""The ``leakguard`` section at the end of the terminal output."""
+"""The ``leakguard`` section at the end of the terminal output (and CI annotations)."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from . import report as reporting
@@ -11,21 +12,26 @@ if TYPE_CHECKING:
 
 
 def write_terminal_summary(terminalreporter: Any, state: SessionState) -> None:
-    """One line per leaking test, totals, and notes; figures per run with -v."""
-    results = state.results.values()
+    """New, known and fixed leaks, one line each, then totals; figures per run with -v."""
+    results = list(state.results.values())
     checked = [r for r in results if r.get("checked")]
-    leaked = [r for r in results if r.get("leaked")]
+    new = [r for r in results if r.get("leaked") and r.get("failing")]
+    known = [r for r in results if r.get("leaked") and not r.get("failing")]
     not_repeatable = [r for r in results if r.get("not_repeatable")]
-    if not checked and not leaked and not state.notes:
+    fixed = state.fixed_baseline_entries()
+    if not checked and not results and not state.notes:
         return
     write = terminalreporter.write_line
-    terminalreporter.write_sep("=", "leakguard summary")
     verbose = terminalreporter.config.getoption("verbose") > 0
-    for result in leaked:
+    terminalreporter.write_sep("=", "leakguard summary")
+    for result in new:
         write(reporting.summary_line(result["nodeid"], result), red=True)
-        if verbose:
-            for leak in result["leaks"]:
-                write(f"    {leak['kind']}: {leak['summary']}  per run: {_series(leak.get('per_run', []))}")
+        _write_figures(write, result, verbose)
+    for result in known:
+        write(f"KNOWN {result['nodeid']} - {reporting.verdict_line(result).removeprefix('LEAKED ')}", yellow=True)
+        _write_figures(write, result, verbose)
+    for entry in fixed:
+        write(f"FIXED {entry.nodeid} - {entry.kind} leak no longer seen: remove it from the baseline", green=True)
     for result in not_repeatable:
         write(f"NOT REPEATABLE {result['nodeid']} - failed on run {result['not_repeatable']}", yellow=True)
     if verbose:
@@ -35,8 +41,25 @@ def write_terminal_summary(terminalreporter: Any, state: SessionState) -> None:
     for note in state.notes:
         write(f"note: {note}")
     repeated = sum(1 for r in checked if r.get("memory") is not None)
-    write(f"{len(checked)} tests checked ({repeated} repeated), {len(leaked)} leaked")
+    totals = f"{len(checked)} tests checked ({repeated} repeated), {len(new) + len(known)} leaked"
+    if state.baseline is not None or state.settings.update_baseline:
+        totals += f" ({len(new)} new, {len(known)} known), {len(fixed)} fixed"
+    write(totals)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        _github_annotations(new)
 
 
-def _series(values: list[int]) -> str:
-    return " ".join(f"{v:+d}" for v in values)
+def _write_figures(write: Any, result: dict[str, Any], verbose: bool) -> None:
+    if not verbose:
+        return
+    for leak in result["leaks"]:
+        series = " ".join(f"{v:+d}" for v in leak.get("per_run", []))
+        write(f"    {leak['kind']}: {leak['summary']}  per run: {series}")
+
+
+def _github_annotations(new: list[dict[str, Any]]) -> None:
+    """Workflow commands, printed raw so that GitHub Actions picks them up."""
+    for result in new:
+        path, line = (result.get("location") or [result["nodeid"].split("::")[0], 1])[:2]
+        message = reporting.verdict_line(result).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print(f"::error file={path},line={line or 1},title=leakguard::{result['nodeid']}: {message}", flush=True)

@@ -1,0 +1,76 @@
+"""Putting a test's result on the reports pytest is about to log.
+
+A new leak fails the test (its call report, so that every reporter sees a
+failure); a leak the baseline knows leaves it passing with a ``KNOWN LEAK``
+status; JUnit XML gets the figures as properties.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+import pytest
+
+from . import report as reporting
+from .baseline import NEW, Baseline
+
+Reports = list[pytest.TestReport]
+
+
+def classify(result: dict[str, Any], nodeid: str, baseline: Baseline | None, accept_all: bool) -> None:
+    """Give every leak a baseline status; ``failing`` says whether any is new."""
+    for leak in result["leaks"]:
+        if accept_all:
+            leak["baseline"] = "known"
+        elif baseline is not None:
+            leak["baseline"] = baseline.status(nodeid, leak)
+        else:
+            leak["baseline"] = NEW
+    result["failing"] = any(leak["baseline"] == NEW for leak in result["leaks"])
+
+
+def apply(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Reports:
+    """Attach ``result`` to the call report (or the last one); fail it for new leaks."""
+    target = next((r for r in reports if r.when == "call"), reports[-1] if reports else None)
+    if target is None:
+        return reports
+    target.leakguard = result  # type: ignore[attr-defined]
+    if result.get("failing") and target.passed:
+        target.outcome = "failed"
+        body = reporting.section(result, item.nodeid)
+        message = reporting.verdict_line(result).removeprefix("LEAKED ")
+        target.longrepr = reporting.LeakRepr(message, body)
+    elif result["leaked"]:
+        target.sections.append((reporting.SECTION, "known leak (in the baseline):\n" + reporting.section(result, item.nodeid)))
+    elif result.get("not_repeatable"):
+        run = result["not_repeatable"]
+        target.sections.append(
+            (
+                reporting.SECTION,
+                f"NOT REPEATABLE: passed on run 1 but failed on run {run}. The test depends on "
+                "state that an earlier run changed; it is not judged for leaks.",
+            )
+        )
+    _add_properties(reports, result)
+    return reports
+
+
+def _add_properties(reports: Reports, result: dict[str, Any]) -> None:
+    """Figures for JUnit XML, which reads properties from the teardown report."""
+    teardown = next((r for r in reports if r.when == "teardown"), None)
+    if teardown is None or not result.get("checked"):
+        return
+    properties = [("leakguard_leaked", str(bool(result["leaked"])).lower())]
+    memory = result.get("memory")
+    if memory:
+        properties.append(("leakguard_bytes_per_run", str(_median(memory["bytes_per_run"]))))
+        properties.append(("leakguard_objects_per_run", str(_median(memory["objects_per_run"]))))
+    resources = [leak for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")]
+    if resources:
+        properties.append(("leakguard_resources_left_open", str(sum(leak.get("count", 1) for leak in resources))))
+    teardown.user_properties.extend(properties)
+
+
+def _median(values: list[int]) -> int:
+    return int(statistics.median(values)) if values else 0

@@ -1,0 +1,1 @@
+"""Helpers that open generated pages in a real headless browser."""

@@ -41,7 +41,9 @@ def basket() -> list[str]:
 
 
 @pytest.mark.leakguard
-def test_appending_to_a_function_scoped_fixture_is_not_a_leak(basket: list[str]) -> None:
+def test_appending_to_a_function_scoped_fixture_is_not_a_leak(
+    basket: list[str],
+) -> None:
     basket.append("apple" * 10)
     assert basket
 

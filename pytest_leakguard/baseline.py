@@ -16,11 +16,11 @@ types grow most, can differ between Python versions.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from .atomic import write_text_atomically
 
 VERSION = 1
 MEMORY_KINDS = frozenset({"objects", "bytes"})
@@ -46,7 +46,9 @@ class Entry:
 
 
 def entry_of(nodeid: str, leak: dict[str, Any]) -> Entry:
-    return Entry(nodeid, str(leak["kind"]), str(leak.get("fingerprint") or leak["kind"]))
+    return Entry(
+        nodeid, str(leak["kind"]), str(leak.get("fingerprint") or leak["kind"])
+    )
 
 
 class Baseline:
@@ -67,8 +69,14 @@ class Baseline:
             tests that did not run (deselected, another xdist shard's file) are
             never called fixed.
         """
-        seen = {entry_of(nodeid, leak).match_key for nodeid, leaks in checked.items() for leak in leaks}
-        return [e for e in self.entries if e.nodeid in checked and e.match_key not in seen]
+        seen = {
+            entry_of(nodeid, leak).match_key
+            for nodeid, leaks in checked.items()
+            for leak in leaks
+        }
+        return [
+            e for e in self.entries if e.nodeid in checked and e.match_key not in seen
+        ]
 
 
 def load(path: str) -> Baseline:
@@ -87,13 +95,17 @@ def load(path: str) -> Baseline:
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError(f"baseline file {path!r} cannot be read: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise BaselineError(f"baseline file {path!r} is not valid JSON: {exc}") from None
+        raise BaselineError(
+            f"baseline file {path!r} is not valid JSON: {exc}"
+        ) from None
     return Baseline(_entries(path, data))
 
 
 def _entries(path: str, data: object) -> list[Entry]:
     if not isinstance(data, dict):
-        raise BaselineError(f"baseline file {path!r}: expected a JSON object, got {type(data).__name__}")
+        raise BaselineError(
+            f"baseline file {path!r}: expected a JSON object, got {type(data).__name__}"
+        )
     if data.get("version") != VERSION:
         raise BaselineError(
             f"baseline file {path!r}: version {data.get('version')!r} is not supported (expected {VERSION})"
@@ -104,7 +116,9 @@ def _entries(path: str, data: object) -> list[Entry]:
     entries = []
     for index, raw in enumerate(leaks):
         fields = ("nodeid", "kind", "fingerprint")
-        if not isinstance(raw, dict) or not all(isinstance(raw.get(f), str) and raw.get(f) for f in fields):
+        if not isinstance(raw, dict) or not all(
+            isinstance(raw.get(f), str) and raw.get(f) for f in fields
+        ):
             raise BaselineError(
                 f"baseline file {path!r}: leaks[{index}] must have non-empty string fields {', '.join(fields)}"
             )
@@ -114,15 +128,12 @@ def _entries(path: str, data: object) -> list[Entry]:
 
 def write(path: str, entries: Iterable[Entry]) -> None:
     """Write ``entries`` sorted, one per line, atomically."""
-    leaks = [{"nodeid": e.nodeid, "kind": e.kind, "fingerprint": e.fingerprint} for e in sorted(set(entries))]
-    text = json.dumps({"version": VERSION, "leaks": leaks}, indent=2, sort_keys=True) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".leakguard-baseline-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    leaks = [
+        {"nodeid": e.nodeid, "kind": e.kind, "fingerprint": e.fingerprint}
+        for e in sorted(set(entries))
+    ]
+    text = (
+        json.dumps({"version": VERSION, "leaks": leaks}, indent=2, sort_keys=True)
+        + "\n"
+    )
+    write_text_atomically(path, text)

@@ -62,7 +62,11 @@ def _measure(obj: Any) -> tuple[str, int, int] | None:
         if kind is _LRU_TYPE:
             info = obj.cache_info()
             if info.maxsize:
-                return f"lru_cache {_name(obj)} (maxsize={info.maxsize})", info.currsize, info.maxsize
+                return (
+                    f"lru_cache {_name(obj)} (maxsize={info.maxsize})",
+                    info.currsize,
+                    info.maxsize,
+                )
         elif issubclass(kind, collections.deque):
             if obj.maxlen is not None:
                 return f"deque(maxlen={obj.maxlen})", len(obj), obj.maxlen

@@ -9,6 +9,7 @@ cleared: that growth is what users need to see.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 
@@ -26,10 +27,8 @@ CLEARED_CACHES = (
 def clear_interpreter_caches() -> None:
     """Clear the caches in ``CLEARED_CACHES`` that are loaded; never raise."""
     for clear in _clearers():
-        try:
+        with contextlib.suppress(Exception):  # an uncleared cache only costs precision
             clear()
-        except Exception:  # a cache we cannot clear only costs precision
-            pass
 
 
 def _clearers() -> list[Callable[[], object]]:
@@ -50,5 +49,7 @@ def _clearers() -> list[Callable[[], object]]:
     if "linecache" in modules:
         clearers.append(modules["linecache"].clearcache)
     # 3.13 renamed the type-cache reset and made it clear more internal caches.
-    clearers.append(getattr(sys, "_clear_internal_caches", None) or sys._clear_type_cache)
+    clearers.append(
+        getattr(sys, "_clear_internal_caches", None) or sys._clear_type_cache
+    )
     return clearers

@@ -23,7 +23,14 @@ from .markers import MarkSpec
 from .probes import MemoryProbe
 from .resources import sites
 from .resources.unclosed import capture_resource_warnings
-from .runner import ItemDriver, Reports, capturing_warnings, make_driver, passed, run_until
+from .runner import (
+    ItemDriver,
+    Reports,
+    capturing_warnings,
+    make_driver,
+    passed,
+    run_until,
+)
 from .verdict import MemoryDecision, Policy, decide
 
 # Runs spent at most filling a bounded cache before judging again.
@@ -47,16 +54,24 @@ class ItemOutcome:
     runs_done: int = 0
 
 
-def check_item(item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec) -> ItemOutcome:
+def check_item(
+    item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec
+) -> ItemOutcome:
     """Run ``item`` as ``spec`` says; never log anything."""
     settings = spec.settings
     driver = make_driver(item, settings.mode if spec.repeat else "item")
-    unclosed = capture_resource_warnings() if settings.resources else contextlib.nullcontext([])
+    unclosed: contextlib.AbstractContextManager[list[Any]] = (
+        capture_resource_warnings() if settings.resources else contextlib.nullcontext([])
+    )
     with capturing_warnings() as captured, unclosed as resource_warnings:
         outcome = _run_and_judge(driver, spec, nextitem)
         closing = driver.finish(nextitem) if spec.repeat else []
-        if closing:  # a broader fixture failed to tear down: that is the teardown report
-            outcome.reports = [r for r in outcome.reports if r.when != "teardown"] + closing
+        if (
+            closing
+        ):  # a broader fixture failed to tear down: that is the teardown report
+            outcome.reports = [
+                r for r in outcome.reports if r.when != "teardown"
+            ] + closing
         if settings.resources:
             # Objects dropped without close and caught in young cycles warn now,
             # while the test is still the one to blame (the old generation would
@@ -67,7 +82,9 @@ def check_item(item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec) 
     return outcome
 
 
-def _run_and_judge(driver: ItemDriver, spec: MarkSpec, nextitem: pytest.Item | None) -> ItemOutcome:
+def _run_and_judge(
+    driver: ItemDriver, spec: MarkSpec, nextitem: pytest.Item | None
+) -> ItemOutcome:
     if not spec.repeat:
         return ItemOutcome(reports=driver.run_once(nextitem), runs_done=1)
     started = driver.start()
@@ -83,7 +100,9 @@ def _run_and_judge(driver: ItemDriver, spec: MarkSpec, nextitem: pytest.Item | N
             probe.end()
 
 
-def _warm_up_and_measure(driver: ItemDriver, spec: MarkSpec, probe: MemoryProbe, started: Reports) -> ItemOutcome:
+def _warm_up_and_measure(
+    driver: ItemDriver, spec: MarkSpec, probe: MemoryProbe, started: Reports
+) -> ItemOutcome:
     settings = spec.settings
     after_run = functools.partial(_after_run, probe)
     # Warm-up runs are traced too: the first traced runs replace blocks
@@ -110,7 +129,9 @@ def _warm_up_and_measure(driver: ItemDriver, spec: MarkSpec, probe: MemoryProbe,
 def _stopped(reports: Reports, runs_passed: int) -> ItemOutcome:
     return ItemOutcome(
         reports=reports,
-        not_repeatable=runs_passed + 1 if runs_passed and not _skipped(reports) else None,
+        not_repeatable=runs_passed + 1
+        if runs_passed and not _skipped(reports)
+        else None,
         runs_done=runs_passed + 1,
     )
 
@@ -125,7 +146,11 @@ def _after_run(probe: MemoryProbe) -> None:
 
 
 def _measure(
-    driver: ItemDriver, spec: MarkSpec, probe: MemoryProbe, started: Reports, after_run: Callable[[], None]
+    driver: ItemDriver,
+    spec: MarkSpec,
+    probe: MemoryProbe,
+    started: Reports,
+    after_run: Callable[[], None],
 ) -> ItemOutcome:
     settings = spec.settings
     policy = Policy(settings.min_bytes, settings.min_objects, settings.ignore_types)
@@ -135,7 +160,9 @@ def _measure(
         return _stopped(started + reports, warmup + done)
     total = warmup + done
     extra = settings.max_runs - settings.runs
-    if extra > 0 and decide(probe.samples(), policy).undecided:  # not kept: it would count
+    if (
+        extra > 0 and decide(probe.samples(), policy).undecided
+    ):  # not kept: it would count
         reports, done = run_until(driver, extra, after_run)
         total += done
         if done < extra:
@@ -150,7 +177,13 @@ def _measure(
     notes = list(probe.notes)
     judged = True
     if decision.leaked:
-        filled = _fill_bounded_caches(driver, probe, policy, settings.runs)
+        try:
+            filled = _fill_bounded_caches(driver, probe, policy, settings.runs)
+        except Exception as exc:
+            filled = None
+            notes.append(
+                f"bounded caches could not be inspected: {type(exc).__name__}: {exc}"
+            )
         if filled is not None:
             note, refined, runs = filled
             notes.append(note)
@@ -160,13 +193,22 @@ def _measure(
     memory = _memory_data(decision, policy, total, notes)
     memory["leaked"] = decision.leaked and judged
     if memory["leaked"]:
-        memory["explanation"] = explain.explain_leak(driver, probe, decision)
+        try:
+            memory["explanation"] = explain.explain_leak(driver, probe, decision)
+        except Exception as exc:  # a hostile object must not hide the verdict
+            memory["explanation"] = {
+                "notes": [
+                    f"the leak could not be explained: {type(exc).__name__}: {exc}"
+                ]
+            }
     return ItemOutcome(reports=started + reports, memory=memory, runs_done=total)
 
 
 def _ignored_by_hook(item: pytest.Item, decision: MemoryDecision) -> frozenset[str]:
     hook = item.ihook.pytest_leakguard_ignore_type
-    return frozenset(name for name, _ in decision.growing_types if hook(type_name=name, item=item))
+    return frozenset(
+        name for name, _ in decision.growing_types if hook(type_name=name, item=item)
+    )
 
 
 def _fill_bounded_caches(
@@ -190,7 +232,9 @@ def _fill_bounded_caches(
     needed = max(math.ceil(g.remaining / max(g.growth, 1)) for g in growing)
     labels = ", ".join(g.label for g in growing)
     if needed > MAX_FILL_RUNS:
-        note = f"growth is held by bounded {labels}, {needed} runs from full: not judged"
+        note = (
+            f"growth is held by bounded {labels}, {needed} runs from full: not judged"
+        )
         return note, None, 1
     _, filled = run_until(driver, needed + 1)
     runs_done = 1 + filled
@@ -204,16 +248,24 @@ def _fill_bounded_caches(
         decision = _remeasure(driver, probe, policy, runs)
     runs_done += runs
     verb = "kept growing after" if decision.leaked else "stopped growing once"
-    return f"{verb} bounded {labels} filled ({runs_done} extra runs)", decision, runs_done
+    return (
+        f"{verb} bounded {labels} filled ({runs_done} extra runs)",
+        decision,
+        runs_done,
+    )
 
 
-def _remeasure(driver: ItemDriver, probe: MemoryProbe, policy: Policy, runs: int) -> MemoryDecision:
+def _remeasure(
+    driver: ItemDriver, probe: MemoryProbe, policy: Policy, runs: int
+) -> MemoryDecision:
     probe.restart()
     run_until(driver, runs, functools.partial(_after_run, probe))
     return decide(probe.samples(), policy, extended=True)
 
 
-def _memory_data(decision: MemoryDecision, policy: Policy, runs: int, notes: list[str]) -> dict[str, Any]:
+def _memory_data(
+    decision: MemoryDecision, policy: Policy, runs: int, notes: list[str]
+) -> dict[str, Any]:
     return {
         "leaked": decision.leaked,
         "runs": runs,
@@ -221,7 +273,10 @@ def _memory_data(decision: MemoryDecision, policy: Policy, runs: int, notes: lis
         "objects_trend": decision.objects_trend.value,
         "bytes_per_run": list(decision.bytes_per_run),
         "objects_per_run": list(decision.objects_per_run),
-        "growing_types": [[name, list(series)] for name, series in decision.growing_types[:10]],
-        "policy": dataclasses.asdict(policy) | {"ignore_types": sorted(policy.ignore_types)},
+        "growing_types": [
+            [name, list(series)] for name, series in decision.growing_types[:10]
+        ],
+        "policy": dataclasses.asdict(policy)
+        | {"ignore_types": sorted(policy.ignore_types)},
         "notes": notes,
     }

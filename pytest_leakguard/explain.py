@@ -41,7 +41,9 @@ _STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
 _OWN_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "*")
 
 
-def explain_leak(driver: ItemDriver, probe: MemoryProbe, decision: MemoryDecision) -> dict[str, Any]:
+def explain_leak(
+    driver: ItemDriver, probe: MemoryProbe, decision: MemoryDecision
+) -> dict[str, Any]:
     """Sites, types with retained sizes, a reference path and sample reprs.
 
     Three more runs: A settles the deeper tracing; what run B creates is
@@ -59,10 +61,12 @@ def explain_leak(driver: ItemDriver, probe: MemoryProbe, decision: MemoryDecisio
     if done:
         _, done = run_until(driver, 1, _settle)
     if not done:
-        notes.append("the test failed while being explained; the explanation is partial")
+        notes.append(
+            "the test failed while being explained; the explanation is partial"
+        )
     survivors = _still_held(created_in_b)
     created_in_b.clear()
-    sites = _sites(before, _plugin_files(driver), notes)
+    sites = _sites(before, plugin_files(driver.item.config), notes)
     del before
     grown = list(decision.growing_types)
     types, sample = _types(survivors, grown, notes)
@@ -71,9 +75,13 @@ def explain_leak(driver: ItemDriver, probe: MemoryProbe, decision: MemoryDecisio
     if sample is not None:
         path = find_path(sample, lambda: _unfrozen(probe))
         if path is None:
-            notes.append(f"no path from a module, class or frame to a leaked {type_name(sample)} was found")
+            notes.append(
+                f"no path from a module, class or frame to a leaked {type_name(sample)} was found"
+            )
     elif not grown:
-        notes.append("what grew is not tracked by the GC (str, int, bytes ...): see the allocation sites")
+        notes.append(
+            "what grew is not tracked by the GC (str, int, bytes ...): see the allocation sites"
+        )
     del sample
     return {"sites": sites, "types": types, "path": path, "notes": notes}
 
@@ -94,7 +102,11 @@ def _still_held(candidates: list[Any]) -> list[Any]:
             if j is not None:
                 internal[j] += 1
     ours = _own_reference_count()
-    held = [i for i, obj in enumerate(candidates) if sys.getrefcount(obj) - ours - internal[i] > 0]
+    held = [
+        i
+        for i, obj in enumerate(candidates)
+        if sys.getrefcount(obj) - ours - internal[i] > 0
+    ]
     reached, stack = set(held), list(held)
     while stack:
         for referent in gc.get_referents(candidates[stack.pop()]):
@@ -118,18 +130,28 @@ def _snapshot() -> tracemalloc.Snapshot | None:
         return None
     # The snapshots themselves are allocated while tracing: leave them out.
     return tracemalloc.take_snapshot().filter_traces(
-        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, _OWN_FILES)]
+        [
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, _OWN_FILES),
+        ]
     )
 
 
-def _plugin_files(driver: ItemDriver) -> frozenset[str]:
-    """Source files of the pytest plugins in use (conftests are the user's code)."""
-    files = set()
-    for plugin in driver.item.config.pluginmanager.get_plugins():
+def plugin_files(config: Any) -> tuple[str, ...]:
+    """Where the pytest plugins in use live (conftests are the user's code).
+
+    A plugin inside a package stands for its whole package directory
+    (pytest_memray/plugin.py -> pytest_memray/); a top-level module only for
+    itself, since its directory is site-packages, home of the code under test.
+    """
+    places = set()
+    for plugin in config.pluginmanager.get_plugins():
         filename = getattr(plugin, "__file__", None)
-        if isinstance(filename, str) and not filename.endswith("conftest.py"):
-            files.add(filename)
-    return frozenset(files)
+        if not isinstance(filename, str) or filename.endswith("conftest.py"):
+            continue
+        package = getattr(plugin, "__package__", "") or ""
+        places.add(os.path.dirname(filename) + os.sep if package else filename)
+    return tuple(sorted(places))
 
 
 def _settle() -> None:
@@ -146,7 +168,9 @@ def _unfrozen(probe: MemoryProbe) -> Iterator[None]:
         gc.freeze()
 
 
-def _sites(before: tracemalloc.Snapshot | None, plugin_files: frozenset[str], notes: list[str]) -> list[dict[str, Any]]:
+def _sites(
+    before: tracemalloc.Snapshot | None, plugin_files: tuple[str, ...], notes: list[str]
+) -> list[dict[str, Any]]:
     after = _snapshot()
     if before is None or after is None:
         notes.append("tracemalloc was not tracing: no allocation sites")
@@ -155,7 +179,7 @@ def _sites(before: tracemalloc.Snapshot | None, plugin_files: frozenset[str], no
     for stat in after.compare_to(before, "traceback"):
         if stat.size_diff <= 0:
             continue
-        site = _user_frame(stat.traceback, plugin_files)
+        site = user_frame(stat.traceback, plugin_files)
         if site is None:
             continue
         entry = totals.setdefault(site, [0, 0])
@@ -175,7 +199,9 @@ def _sites(before: tracemalloc.Snapshot | None, plugin_files: frozenset[str], no
     ]
 
 
-def _user_frame(traceback: tracemalloc.Traceback, plugin_files: frozenset[str]) -> tuple[str, int] | None:
+def user_frame(
+    traceback: tracemalloc.Traceback, plugin_files: tuple[str, ...]
+) -> tuple[str, int] | None:
     """The innermost frame in the test or the code under test.
 
     Frames of this plugin, pytest, pluggy, other pytest plugins, the stdlib
@@ -184,7 +210,7 @@ def _user_frame(traceback: tracemalloc.Traceback, plugin_files: frozenset[str]) 
     """
     for frame in reversed(list(traceback)):  # oldest first -> innermost first
         filename = frame.filename
-        if filename.startswith(_SKIPPED_DIRS) or filename in plugin_files:
+        if filename.startswith(_SKIPPED_DIRS) or filename.startswith(plugin_files):
             continue
         if filename.startswith(_STDLIB) or filename.startswith("<"):
             continue
@@ -235,7 +261,7 @@ def _retained(objects: list[Any], notes: list[str]) -> int:
 
     sized = objects[-SIZED_PER_TYPE:]
     try:
-        total = asizeof.asizeof(*sized)
+        total: int = asizeof.asizeof(*sized)  # type: ignore[no-untyped-call]
     except Exception as exc:
         notes.append(f"retained size unavailable: sizing raised {type(exc).__name__}")
         return 0

@@ -30,7 +30,9 @@ def pytest_leakguard_resource_checkers(config: pytest.Config) -> list[ResourceCh
 
 
 @pytest.hookspec(firstresult=True)
-def pytest_leakguard_ignore_resource(resource: Resource, item: pytest.Item) -> bool | None:
+def pytest_leakguard_ignore_resource(
+    resource: Resource, item: pytest.Item
+) -> bool | None:
     """Return True to allow ``resource``, left open by ``item``, to stay open.
 
     Called for every leftover resource after the ini and marker allowlists.

@@ -14,15 +14,14 @@ import base64
 import hashlib
 import html
 import math
-import os
 import re
 import shutil
 import statistics
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from .atomic import write_text_atomically
 from .report import verdict_line
 from .units import format_size
 
@@ -50,9 +49,8 @@ code, .sample, .id, .verdict { font-family: ui-monospace, "DejaVu Sans Mono", mo
 .chart svg { width: 380px; height: auto; background: #fcfcfd; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { font-size: 12px; text-align: center; } svg text { font: 10px system-ui, sans-serif; fill: #475467; }
 .bar { fill: #d92d20; } .bar.neg { fill: #98a2b3; } .axis { stroke: #98a2b3; } .limit { stroke: #f79009; stroke-dasharray: 4 3; }
-.graph svg { max-width: 100%; height: auto; } ol.path { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 4px; }
-ol.path li { border: 1px solid #98a2b3; border-radius: 6px; padding: 2px 8px; background: #f2f4f7; }
-ol.path li + li::before { content: "\\2192"; margin: 0 8px 0 -2px; color: var(--muted); }
+.graph svg { max-width: 100%; height: auto; } .path { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; }
+.path code { border: 1px solid #98a2b3; border-radius: 6px; padding: 2px 8px; background: #f2f4f7; } .path span { color: var(--muted); }
 #js-errors { background: #fee4e2; color: var(--bad); padding: 8px; white-space: pre-wrap; }
 """
 
@@ -85,6 +83,14 @@ _APP_JS = """(function () {
   update();
 })();"""
 
+# Hashes rather than 'unsafe-inline': a <script> that slipped past escaping
+# still would not run; and default-src 'none' blocks every network fetch.
+_HASHES = " ".join(
+    f"'sha256-{base64.b64encode(hashlib.sha256(js.encode()).digest()).decode()}'"
+    for js in (_GUARD_JS, _APP_JS)
+)
+_POLICY = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {_HASHES}; base-uri 'none'"
+
 
 def render(document: Mapping[str, Any]) -> str:
     """The whole page for one ``--leakguard-json`` document.
@@ -101,16 +107,7 @@ def render(document: Mapping[str, Any]) -> str:
 def write_html(path: str, document: Mapping[str, Any]) -> None:
     """Write to a temporary file beside ``path``, then rename: never half a page."""
     text = render(document)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".leakguard-", suffix=".html", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text_atomically(path, text)
 
 
 def _e(value: object) -> str:
@@ -119,13 +116,9 @@ def _e(value: object) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    # Hashes rather than 'unsafe-inline': a <script> that slipped past escaping
-    # still would not run, and default-src 'none' blocks every network fetch.
-    hashes = " ".join(f"'sha256-{_sha256(js)}'" for js in (_GUARD_JS, _APP_JS))
-    policy = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {hashes}; base-uri 'none'"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{_e(policy)}">
+<meta http-equiv="Content-Security-Policy" content="{_e(_POLICY)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title><link rel="icon" href="data:,"><style>{_CSS}</style></head>
 <body><div id="js-errors" hidden></div>
@@ -138,10 +131,6 @@ def _page(title: str, body: str) -> str:
 """
 
 
-def _sha256(text: str) -> str:
-    return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
-
-
 def _header(document: Mapping[str, Any]) -> str:
     totals = document.get("totals", {})
     cards = "".join(
@@ -149,20 +138,30 @@ def _header(document: Mapping[str, Any]) -> str:
         for name in ("tests", "checked", "leaked")
     )
     settings = sorted(document.get("settings", {}).items())
-    shown = ", ".join(f"{_e(key)} <code>{_e(_setting(key, value))}</code>" for key, value in settings)
-    notes = "".join(f'<p class="note">{_e(note)}</p>' for note in document.get("notes", []))
+    shown = ", ".join(
+        f"{_e(key)} <code>{_e(_setting(key, value))}</code>" for key, value in settings
+    )
+    notes = "".join(
+        f'<p class="note">{_e(note)}</p>' for note in document.get("notes", [])
+    )
     version = _e(document.get("version", "?"))
     return f"""<h1>leakguard report</h1><div class="cards">{cards}</div>
 <p class="settings">Settings: {shown or "none recorded"} &middot; report format {version}</p>{notes}"""
 
 
 def _setting(key: str, value: object) -> str:
-    return format_size(value) if key == "min_bytes" and isinstance(value, int) else str(value)
+    return (
+        format_size(value)
+        if key == "min_bytes" and isinstance(value, int)
+        else str(value)
+    )
 
 
 def _tests_table(tests: Sequence[Mapping[str, Any]]) -> str:
     checked = [test for test in tests if test.get("checked")]
-    baseline = any(leak.get("baseline") for test in checked for leak in test.get("leaks", []))
+    baseline = any(
+        leak.get("baseline") for test in checked for leak in test.get("leaks", [])
+    )
     head = "<th>test</th><th>outcome</th><th>verdict</th><th class=num>bytes / run</th><th class=num>objects / run</th>"
     head += "<th>baseline</th>" if baseline else ""
     rows = "\n".join(_test_row(test, baseline) for test in checked)
@@ -176,12 +175,33 @@ def _tests_table(tests: Sequence[Mapping[str, Any]]) -> str:
 
 def _test_row(test: Mapping[str, Any], baseline: bool) -> str:
     nodeid, memory = test.get("nodeid", ""), test.get("memory") or {}
-    verdict = "LEAKED" if test.get("leaked") else "NOT REPEATABLE" if test.get("not_repeatable") else "clean"
-    per_run_bytes = _signed_size(_typical(memory["bytes_per_run"])) if memory.get("bytes_per_run") else "&ndash;"
-    per_run_objects = f"{_typical(memory['objects_per_run']):+d}" if memory.get("objects_per_run") else "&ndash;"
-    name = f'<a href="#{_anchor(nodeid)}">{_e(nodeid)}</a>' if test.get("leaked") else _e(nodeid)
-    cells = (f'<td class="id">{name}</td><td>{_e(test.get("outcome", ""))}</td><td class="{verdict.split()[0]}">{verdict}</td>'
-             f'<td class="num">{per_run_bytes}</td><td class="num">{per_run_objects}</td>')
+    verdict = (
+        "LEAKED"
+        if test.get("leaked")
+        else "NOT REPEATABLE"
+        if test.get("not_repeatable")
+        else "clean"
+    )
+    per_run_bytes = (
+        _signed_size(_typical(memory["bytes_per_run"]))
+        if memory.get("bytes_per_run")
+        else "&ndash;"
+    )
+    per_run_objects = (
+        f"{_typical(memory['objects_per_run']):+d}"
+        if memory.get("objects_per_run")
+        else "&ndash;"
+    )
+    name = (
+        f'<a href="#{_anchor(nodeid)}">{_e(nodeid)}</a>'
+        if test.get("leaked")
+        else _e(nodeid)
+    )
+    cells = (
+        f'<td class="id">{name}</td><td>{_e(test.get("outcome", ""))}</td>'
+        f'<td class="{verdict.split()[0]}">{verdict}</td>'
+        f'<td class="num">{per_run_bytes}</td><td class="num">{per_run_objects}</td>'
+    )
     if baseline:
         cells += f"<td>{_badges(leak.get('baseline') for leak in test.get('leaks', []))}</td>"
     css = ' class="leaked"' if test.get("leaked") else ""
@@ -205,13 +225,24 @@ def _anchor(nodeid: str) -> str:
 
 def _memory_details(memory: Mapping[str, Any]) -> str:
     policy, explanation = memory.get("policy", {}), memory.get("explanation") or {}
-    bytes_series, objects_series = memory.get("bytes_per_run", []), memory.get("objects_per_run", [])
-    parts = [f'<p class="muted">Measured runs: {len(bytes_series)} of {_e(memory.get("runs", "?"))} runs in all</p>',
-             '<div class="charts">',
-             _chart("bytes per run", bytes_series, _signed_size, policy.get("min_bytes")),
-             _chart("objects per run", objects_series, lambda v: f"{int(v):+d}", policy.get("min_objects")),
-             "</div>", _types_table(explanation.get("types", []), memory.get("growing_types", [])),
-             _sites_table(explanation.get("sites", []))]
+    bytes_series, objects_series = (
+        memory.get("bytes_per_run", []),
+        memory.get("objects_per_run", []),
+    )
+    parts = [
+        f'<p class="muted">Measured runs: {len(bytes_series)} of {_e(memory.get("runs", "?"))} runs in all</p>',
+        '<div class="charts">',
+        _chart("bytes per run", bytes_series, _signed_size, policy.get("min_bytes")),
+        _chart(
+            "objects per run",
+            objects_series,
+            lambda v: f"{int(v):+d}",
+            policy.get("min_objects"),
+        ),
+        "</div>",
+        _types_table(explanation.get("types", []), memory.get("growing_types", [])),
+        _sites_table(explanation.get("sites", [])),
+    ]
     if explanation.get("path"):
         parts += ["<h3>Held by</h3>", _path_graph(explanation["path"])]
     notes = list(memory.get("notes", [])) + list(explanation.get("notes", []))
@@ -219,7 +250,9 @@ def _memory_details(memory: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _chart(title: str, series: Sequence[int], label: Callable[[float], str], limit: int | None) -> str:
+def _chart(
+    title: str, series: Sequence[int], label: Callable[[float], str], limit: int | None
+) -> str:
     """Bars of each measured run's growth, the threshold dashed: SVG drawn here, so no JS library."""
     width, height, left, top, bottom = 380, 170, 62, 14, 24
     plot_w, plot_h = width - left - 10, height - top - bottom
@@ -230,35 +263,55 @@ def _chart(title: str, series: Sequence[int], label: Callable[[float], str], lim
         return top + (high - value) / (high - low) * plot_h
 
     step, every = plot_w / max(len(series), 1), math.ceil(len(series) / 15) or 1
-    shapes = [f'<line class="axis" x1="{left}" x2="{width - 10}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>']
+    shapes = [
+        f'<line class="axis" x1="{left}" x2="{width - 10}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>'
+    ]
     for value in {high, 0, low}:
-        shapes.append(f'<text x="{left - 6}" y="{y(value) + 3:.1f}" text-anchor="end">{_e(label(value))}</text>')
+        shapes.append(
+            f'<text x="{left - 6}" y="{y(value) + 3:.1f}" text-anchor="end">{_e(label(value))}</text>'
+        )
     for i, value in enumerate(series):
-        x, bar_h = left + i * step + step * 0.15, max(abs(y(value) - y(0)), 1.0 if value else 0.0)
-        shapes.append(f'<rect class="bar{" neg" if value < 0 else ""}" x="{x:.1f}" y="{min(y(value), y(0)):.1f}" '
-                      f'width="{step * 0.7:.1f}" height="{bar_h:.1f}"><title>run {i + 1}: {_e(label(value))}</title></rect>')
+        x, bar_h = (
+            left + i * step + step * 0.15,
+            max(abs(y(value) - y(0)), 1.0 if value else 0.0),
+        )
+        shapes.append(
+            f'<rect class="bar{" neg" if value < 0 else ""}" x="{x:.1f}" y="{min(y(value), y(0)):.1f}" '
+            f'width="{step * 0.7:.1f}" height="{bar_h:.1f}"><title>run {i + 1}: {_e(label(value))}</title></rect>'
+        )
         if i % every == 0:
-            shapes.append(f'<text x="{x + step * 0.35:.1f}" y="{height - 8}" text-anchor="middle">{i + 1}</text>')
+            shapes.append(
+                f'<text x="{x + step * 0.35:.1f}" y="{height - 8}" text-anchor="middle">{i + 1}</text>'
+            )
     if limit:
-        shapes.append(f'<line class="limit" x1="{left}" x2="{width - 10}" y1="{y(limit):.1f}" y2="{y(limit):.1f}">'
-                      f"<title>threshold: {_e(label(limit))} per run</title></line>")
+        shapes.append(
+            f'<line class="limit" x1="{left}" x2="{width - 10}" y1="{y(limit):.1f}" y2="{y(limit):.1f}">'
+            f"<title>threshold: {_e(label(limit))} per run</title></line>"
+        )
     caption = f"{title} (runs 1 to {len(series)}, total {label(sum(series))}; dashed: threshold)"
-    return (f'<figure class="chart"><svg viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">'
-            f'{"".join(shapes)}</svg><figcaption>{_e(caption)}</figcaption></figure>')
+    return (
+        f'<figure class="chart"><svg viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">'
+        f"{''.join(shapes)}</svg><figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
-def _types_table(types: Sequence[Mapping[str, Any]], growing: Sequence[Sequence[Any]]) -> str:
+def _types_table(
+    types: Sequence[Mapping[str, Any]], growing: Sequence[Sequence[Any]]
+) -> str:
     if types:
         head = "<th>type</th><th class=num>count / run</th><th class=num>retained / run</th><th>samples</th>"
         rows = "".join(
             f'<tr><td><code>{_e(row["type"])}</code></td><td class="num">+{_e(row["count_per_run"])}</td>'
             f'<td class="num">{_e(format_size(row["retained_bytes_per_run"]))}</td>'
             f"<td>{''.join(f'<span class=sample>{_e(s)}</span>' for s in row.get('samples', []))}</td></tr>"
-            for row in types)
+            for row in types
+        )
     elif growing:
         head = "<th>type</th><th>growth per run</th>"
-        rows = "".join(f'<tr><td><code>{_e(name)}</code></td><td>{_e(" ".join(f"{d:+d}" for d in series))}</td></tr>'
-                       for name, series in growing)
+        rows = "".join(
+            f"<tr><td><code>{_e(name)}</code></td><td>{_e(' '.join(f'{d:+d}' for d in series))}</td></tr>"
+            for name, series in growing
+        )
     else:
         return ""
     return f"<h3>Types that grew</h3><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
@@ -269,9 +322,11 @@ def _sites_table(sites: Sequence[Mapping[str, Any]]) -> str:
         return ""
     head = "<th>where</th><th class=num>bytes / run</th><th class=num>blocks / run</th><th>source</th>"
     rows = "".join(
-        f'<tr><td class="id">{_e(site["file"])}:{_e(site["line"])}</td><td class="num">{_e(format_size(site["bytes_per_run"]))}</td>'
+        f'<tr><td class="id">{_e(site["file"])}:{_e(site["line"])}</td>'
+        f'<td class="num">{_e(format_size(site["bytes_per_run"]))}</td>'
         f'<td class="num">{_e(site.get("blocks_per_run", ""))}</td><td><code>{_e(site["source"])}</code></td></tr>'
-        for site in sites)
+        for site in sites
+    )
     return f"<h3>Allocated at</h3><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
@@ -281,10 +336,17 @@ def _path_graph(steps: Sequence[str]) -> str:
     if dot is None:
         return _path_text(steps, "graphviz not installed: path shown as text")
     try:
-        done = subprocess.run([dot, "-Tsvg"], input=_dot_source(steps).encode("utf-8"),
-                              capture_output=True, timeout=DOT_TIMEOUT, check=True)
+        done = subprocess.run(
+            [dot, "-Tsvg"],
+            input=_dot_source(steps).encode("utf-8"),
+            capture_output=True,
+            timeout=DOT_TIMEOUT,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError) as error:
-        return _path_text(steps, f"graphviz failed ({type(error).__name__}): path shown as text")
+        return _path_text(
+            steps, f"graphviz failed ({type(error).__name__}): path shown as text"
+        )
     svg = _inline_svg(done.stdout.decode("utf-8", errors="replace"))
     if svg is None:
         return _path_text(steps, "graphviz gave no usable SVG: path shown as text")
@@ -294,12 +356,19 @@ def _path_graph(steps: Sequence[str]) -> str:
 def _dot_source(steps: Sequence[str]) -> str:
     """First node (the root) blue, last node (the leaked object) red."""
     last = len(steps) - 1
-    nodes = " ".join(f'n{i} [label="{_dot_label(step)}", fillcolor="{"#dbe6f6" if i == 0 else "#fde2e1" if i == last else "#f2f4f7"}"];'
-                     for i, step in enumerate(steps))
+    fills = (
+        ["#dbe6f6"] + ["#f2f4f7"] * (last - 1) + ["#fde2e1"] if last else ["#fde2e1"]
+    )
+    nodes = " ".join(
+        f'n{i} [label="{_dot_label(step)}", fillcolor="{fills[i]}"];'
+        for i, step in enumerate(steps)
+    )
     edges = " -> ".join(f"n{i}" for i in range(len(steps)))
-    return ('digraph path { rankdir=LR; bgcolor="transparent"; '
-            'node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11, color="#667085"]; '
-            f'edge [color="#667085"]; {nodes} {edges}; }}')
+    return (
+        'digraph path { rankdir=LR; bgcolor="transparent"; '
+        'node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11, color="#667085"]; '
+        f'edge [color="#667085"]; {nodes} {edges}; }}'
+    )
 
 
 def _dot_label(step: str) -> str:
@@ -322,30 +391,39 @@ def _inline_svg(output: str) -> str | None:
 
 
 def _path_text(steps: Sequence[str], note: str) -> str:
-    items = "".join(f"<li><code>{_e(step)}</code></li>" for step in steps)
-    return f'<ol class="path">{items}</ol><p class="note">{_e(note)}</p>'
+    boxes = "<span>&rarr;</span>".join(f"<code>{_e(step)}</code>" for step in steps)
+    return f'<div class="path">{boxes}</div><p class="note">{_e(note)}</p>'
 
 
 def _findings(leaks: Sequence[Mapping[str, Any]]) -> str:
     """Every leak entry, memory and resources alike, with its baseline status if it has one."""
     if not leaks:
         return ""
+    # Memory entries have no count or site (their summary is per run): columns only for resources.
+    resources = any(leak["kind"] not in _MEMORY_KINDS for leak in leaks)
     baseline = any(leak.get("baseline") for leak in leaks)
-    head = "<th>kind</th><th>summary</th><th class=num>count</th><th>created at</th>" + ("<th>baseline</th>" if baseline else "")
+    head = "<th>kind</th><th>summary</th>" + (
+        "<th class=num>count</th><th>created at</th>" if resources else ""
+    )
     rows = []
     for leak in leaks:
-        memory = leak["kind"] in _MEMORY_KINDS  # counted per run in the summary, created all over
-        count, site = ("", "") if memory else (_e(leak.get("count", 1)), _e(leak.get("site") or "unknown"))
-        cells = f'<td>{_e(leak["kind"])}</td><td>{_e(leak["summary"])}</td><td class="num">{count}</td><td class="id">{site}</td>'
+        cells = f"<td>{_e(leak['kind'])}</td><td>{_e(leak['summary'])}</td>"
+        if resources and leak["kind"] in _MEMORY_KINDS:
+            cells += "<td></td><td></td>"
+        elif resources:
+            cells += f'<td class="num">{_e(leak.get("count", 1))}</td><td class="id">{_e(leak.get("site") or "unknown")}</td>'
         if baseline:
             cells += f"<td>{_badges([leak.get('baseline')])}</td>"
         rows.append(f"<tr>{cells}</tr>")
+    head += "<th>baseline</th>" if baseline else ""
     return f"<h3>What leaked</h3><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _badges(statuses: Iterable[object]) -> str:
     unique = sorted({str(status) for status in statuses if status})
-    return " ".join(f'<span class="badge {_e(status)}">{_e(status)}</span>' for status in unique)
+    return " ".join(
+        f'<span class="badge {_e(status)}">{_e(status)}</span>' for status in unique
+    )
 
 
 def _typical(series: Sequence[int]) -> int:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .session import SessionState
+
+from .atomic import write_text_atomically
 
 VERSION = 1
 
@@ -42,13 +42,4 @@ def document(state: SessionState) -> dict[str, Any]:
 def write_json(path: str, state: SessionState) -> None:
     """Write to a temporary file beside ``path``, then rename: never half a file."""
     text = json.dumps(document(state), indent=2, sort_keys=True, default=str)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".leakguard-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text_atomically(path, text + "\n")

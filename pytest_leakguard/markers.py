@@ -32,6 +32,7 @@ def leakguard(
     ignore_types: Iterable[str] = (),
     allow: Iterable[str] = (),
     resources: bool | None = None,
+    max_memory: int | str | None = None,
 ) -> dict[str, Any]:
     """Repeat this test and fail it if its memory keeps growing.
 
@@ -40,7 +41,8 @@ def leakguard(
     a size such as ``'1 KiB'``) and ``min_objects`` (growth per run that counts),
     ``mode`` ('item' or 'call'), ``ignore_types`` (type names to disregard),
     ``allow`` ('kind:pattern' resources allowed to stay open), ``resources``
-    (False skips the resource check).
+    (False skips the resource check), ``max_memory`` (a peak budget for the
+    call, such as ``'50 MB'``).
     """
     checked: dict[str, Any] = {}
     for name, parse, value in (
@@ -50,6 +52,7 @@ def leakguard(
         ("min_bytes", options.size, min_bytes),
         ("min_objects", options.positive_int, min_objects),
         ("mode", options.mode, mode),
+        ("max_memory", options.size, max_memory),
     ):
         if value is not None:
             checked[name] = parse(value)
@@ -92,7 +95,7 @@ def register(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(runs=None, warmup=None, max_runs=None, min_bytes=None, "
-        "min_objects=None, mode=None, ignore_types=(), allow=(), resources=None): "
+        "min_objects=None, mode=None, ignore_types=(), allow=(), resources=None, max_memory=None): "
         + _first_line(leakguard.__doc__),
     )
     config.addinivalue_line(
@@ -112,11 +115,15 @@ def spec_for(item: pytest.Item, settings: Settings) -> MarkSpec | None:
     marks = list(item.iter_markers(MARKER))
     for mark in reversed(marks):  # closest marker last, so it wins
         overrides.update(_validated_mark(item, mark))
-    repeat = bool(marks) or settings.check_all
     merged = dataclasses.replace(settings, **overrides)
+    # A marker that only sets a budget does not ask for repetition.
+    repeat = (
+        any(set(m.kwargs) - {"max_memory"} or not m.kwargs for m in marks)
+        or settings.check_all
+    )
     if merged.max_runs < merged.runs:
         merged = dataclasses.replace(merged, max_runs=merged.runs)
-    if not repeat and not merged.resources:
+    if not repeat and not merged.resources and not merged.max_memory:
         return None
     return MarkSpec(settings=merged, repeat=repeat)
 
@@ -137,7 +144,8 @@ def _call(item: pytest.Item, mark: pytest.Mark, signature: Any) -> Any:
         return signature(*mark.args, **mark.kwargs)
     except (TypeError, ValueError) as exc:
         arguments = ", ".join(
-            [repr(a) for a in mark.args] + [f"{k}={v!r}" for k, v in mark.kwargs.items()]
+            [repr(a) for a in mark.args]
+            + [f"{k}={v!r}" for k, v in mark.kwargs.items()]
         )
         raise pytest.UsageError(
             f"{item.nodeid}: invalid @pytest.mark.{mark.name}({arguments}): {exc}"

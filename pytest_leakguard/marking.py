@@ -18,7 +18,9 @@ from .baseline import NEW, Baseline
 Reports = list[pytest.TestReport]
 
 
-def classify(result: dict[str, Any], nodeid: str, baseline: Baseline | None, accept_all: bool) -> None:
+def classify(
+    result: dict[str, Any], nodeid: str, baseline: Baseline | None, accept_all: bool
+) -> None:
     """Give every leak a baseline status; ``failing`` says whether any is new."""
     for leak in result["leaks"]:
         if accept_all:
@@ -32,17 +34,30 @@ def classify(result: dict[str, Any], nodeid: str, baseline: Baseline | None, acc
 
 def apply(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Reports:
     """Attach ``result`` to the call report (or the last one); fail it for new leaks."""
-    target = next((r for r in reports if r.when == "call"), reports[-1] if reports else None)
+    target = next(
+        (r for r in reports if r.when == "call"), reports[-1] if reports else None
+    )
     if target is None:
         return reports
     target.leakguard = result  # type: ignore[attr-defined]
     if result.get("failing") and target.passed:
         target.outcome = "failed"
         body = reporting.section(result, item.nodeid)
-        message = reporting.verdict_line(result).removeprefix("LEAKED ")
-        target.longrepr = reporting.LeakRepr(message, body)
+        message = (
+            reporting.verdict_line(result)
+            .removeprefix("LEAKED ")
+            .removeprefix("OVER BUDGET ")
+        )
+        # LeakRepr quacks like pytest's TerminalRepr (toterminal, reprcrash).
+        target.longrepr = reporting.LeakRepr(message, body)  # type: ignore[assignment]
     elif result["leaked"]:
-        target.sections.append((reporting.SECTION, "known leak (in the baseline):\n" + reporting.section(result, item.nodeid)))
+        target.sections.append(
+            (
+                reporting.SECTION,
+                "known leak (in the baseline):\n"
+                + reporting.section(result, item.nodeid),
+            )
+        )
     elif result.get("not_repeatable"):
         run = result["not_repeatable"]
         target.sections.append(
@@ -64,11 +79,22 @@ def _add_properties(reports: Reports, result: dict[str, Any]) -> None:
     properties = [("leakguard_leaked", str(bool(result["leaked"])).lower())]
     memory = result.get("memory")
     if memory:
-        properties.append(("leakguard_bytes_per_run", str(_median(memory["bytes_per_run"]))))
-        properties.append(("leakguard_objects_per_run", str(_median(memory["objects_per_run"]))))
-    resources = [leak for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")]
+        properties.append(
+            ("leakguard_bytes_per_run", str(_median(memory["bytes_per_run"])))
+        )
+        properties.append(
+            ("leakguard_objects_per_run", str(_median(memory["objects_per_run"])))
+        )
+    resources = [
+        leak for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")
+    ]
     if resources:
-        properties.append(("leakguard_resources_left_open", str(sum(leak.get("count", 1) for leak in resources))))
+        properties.append(
+            (
+                "leakguard_resources_left_open",
+                str(sum(leak.get("count", 1) for leak in resources)),
+            )
+        )
     teardown.user_properties.extend(properties)
 
 

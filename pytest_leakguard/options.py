@@ -36,14 +36,21 @@ RUNS_HELP = f"measured runs of a checked test (default {DEFAULT_RUNS})"
 WARMUP_HELP = f"unmeasured warm-up runs before measuring (default {DEFAULT_WARMUP})"
 MAX_RUNS_HELP = f"measured runs at most, when the first ones are inconclusive (default {DEFAULT_MAX_RUNS})"
 MIN_BYTES_HELP = f"traced growth per run that counts as a leak, e.g. 64 or '1 KiB' (default {DEFAULT_MIN_BYTES})"
-MIN_OBJECTS_HELP = f"live objects per run that count as a leak (default {DEFAULT_MIN_OBJECTS})"
+MIN_OBJECTS_HELP = (
+    f"live objects per run that count as a leak (default {DEFAULT_MIN_OBJECTS})"
+)
 MODE_HELP = "'item' repeats setup, call and teardown (default); 'call' sets up once and repeats the call"
 JSON_HELP = "write a JSON report of the run to this path"
-RESOURCES_HELP = "check every test for resources left open (default true under --leakguard)"
+RESOURCES_HELP = (
+    "check every test for resources left open (default true under --leakguard)"
+)
 IGNORE_TYPES_HELP = "type names never reported as growing, one per line"
 ALLOW_HELP = "resources allowed to stay open, one 'kind:pattern' per line (fnmatch on the description)"
-BASELINE_HELP = "JSON file of known leaks: they are reported but do not fail; new leaks fail"
+BASELINE_HELP = (
+    "JSON file of known leaks: they are reported but do not fail; new leaks fail"
+)
 UPDATE_BASELINE_HELP = "write this run's leaks to the baseline file (--leakguard-baseline, default leakguard-baseline.json)"
+MAX_MEMORY_HELP = "fail a checked test whose traced peak during its call exceeds this size, e.g. '50 MB'"
 HTML_HELP = "write a self-contained HTML report of the run to this path"
 DEFAULT_BASELINE = "leakguard-baseline.json"
 SETTLE_HELP = f"seconds to wait at most for threads, processes and sockets to finish closing (default {DEFAULT_SETTLE_TIME})"
@@ -69,11 +76,15 @@ class Settings:
     html_path: str | None = None
     baseline_path: str | None = None
     update_baseline: bool = False
+    max_memory: int | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         """Resolve CLI-then-ini-then-default once, validating ini values."""
-        ini_all, ini_enabled = _ini_bool(config, "leakguard_all"), _ini_bool(config, "leakguard")
+        ini_all, ini_enabled = (
+            _ini_bool(config, "leakguard_all"),
+            _ini_bool(config, "leakguard"),
+        )
         check_all = bool(config.getoption("leakguard_all")) or ini_all
         enabled = check_all or bool(config.getoption("leakguard")) or ini_enabled
         runs = _value(config, "leakguard_runs", positive_int, DEFAULT_RUNS)
@@ -82,27 +93,43 @@ class Settings:
             check_all=check_all,
             runs=runs,
             warmup=_value(config, "leakguard_warmup", non_negative_int, DEFAULT_WARMUP),
-            max_runs=max(runs, _value(config, "leakguard_max_runs", positive_int, DEFAULT_MAX_RUNS)),
+            max_runs=max(
+                runs,
+                _value(config, "leakguard_max_runs", positive_int, DEFAULT_MAX_RUNS),
+            ),
             min_bytes=_value(config, "leakguard_min_bytes", size, DEFAULT_MIN_BYTES),
-            min_objects=_value(config, "leakguard_min_objects", positive_int, DEFAULT_MIN_OBJECTS),
+            min_objects=_value(
+                config, "leakguard_min_objects", positive_int, DEFAULT_MIN_OBJECTS
+            ),
             mode=_value(config, "leakguard_mode", mode, "item"),
             resources=_ini_bool(config, "leakguard_resources", default=True),
             ignore_types=frozenset(_lines(config, "leakguard_ignore_types")),
             allow=tuple(_lines(config, "leakguard_allow")),
-            settle_time=_value(config, "leakguard_settle_time", non_negative_float, DEFAULT_SETTLE_TIME),
+            settle_time=_value(
+                config, "leakguard_settle_time", non_negative_float, DEFAULT_SETTLE_TIME
+            ),
             json_path=_path(config, "leakguard_json"),
             html_path=_path(config, "leakguard_html"),
             baseline_path=_path(config, "leakguard_baseline")
-            or (DEFAULT_BASELINE if config.getoption("leakguard_update_baseline") else None),
+            or (
+                DEFAULT_BASELINE
+                if config.getoption("leakguard_update_baseline")
+                else None
+            ),
             update_baseline=bool(config.getoption("leakguard_update_baseline")),
+            max_memory=_value(config, "leakguard_max_memory", size, None) or None,
         )
 
 
 def register(parser: pytest.Parser) -> None:
     """Add the ``leakguard`` option group and the ini keys."""
     group = parser.getgroup("leakguard", "pytest-leakguard: fail tests that leak")
-    group.addoption("--leakguard", action="store_true", dest="leakguard", help=ENABLE_HELP)
-    group.addoption("--leakguard-all", action="store_true", dest="leakguard_all", help=ALL_HELP)
+    group.addoption(
+        "--leakguard", action="store_true", dest="leakguard", help=ENABLE_HELP
+    )
+    group.addoption(
+        "--leakguard-all", action="store_true", dest="leakguard_all", help=ALL_HELP
+    )
     _add_valued(parser, group, "runs", positive_int, RUNS_HELP)
     _add_valued(parser, group, "warmup", non_negative_int, WARMUP_HELP)
     _add_valued(parser, group, "max-runs", positive_int, MAX_RUNS_HELP)
@@ -110,16 +137,31 @@ def register(parser: pytest.Parser) -> None:
     _add_valued(parser, group, "min-objects", positive_int, MIN_OBJECTS_HELP)
     _add_valued(parser, group, "mode", mode, MODE_HELP)
     _add_valued(parser, group, "settle-time", non_negative_float, SETTLE_HELP)
-    group.addoption("--leakguard-json", dest="leakguard_json", metavar="PATH", help=JSON_HELP)
-    group.addoption("--leakguard-html", dest="leakguard_html", metavar="PATH", help=HTML_HELP)
-    group.addoption("--leakguard-baseline", dest="leakguard_baseline", metavar="PATH", help=BASELINE_HELP)
+    _add_valued(parser, group, "max-memory", size, MAX_MEMORY_HELP)
     group.addoption(
-        "--leakguard-update-baseline", action="store_true", dest="leakguard_update_baseline", help=UPDATE_BASELINE_HELP
+        "--leakguard-json", dest="leakguard_json", metavar="PATH", help=JSON_HELP
+    )
+    group.addoption(
+        "--leakguard-html", dest="leakguard_html", metavar="PATH", help=HTML_HELP
+    )
+    group.addoption(
+        "--leakguard-baseline",
+        dest="leakguard_baseline",
+        metavar="PATH",
+        help=BASELINE_HELP,
+    )
+    group.addoption(
+        "--leakguard-update-baseline",
+        action="store_true",
+        dest="leakguard_update_baseline",
+        help=UPDATE_BASELINE_HELP,
     )
     parser.addini("leakguard", ENABLE_HELP, type="bool", default=False)
     parser.addini("leakguard_all", ALL_HELP, type="bool", default=False)
     parser.addini("leakguard_resources", RESOURCES_HELP, type="bool", default=True)
-    parser.addini("leakguard_ignore_types", IGNORE_TYPES_HELP, type="linelist", default=[])
+    parser.addini(
+        "leakguard_ignore_types", IGNORE_TYPES_HELP, type="linelist", default=[]
+    )
     parser.addini("leakguard_allow", ALLOW_HELP, type="linelist", default=[])
     parser.addini("leakguard_json", JSON_HELP, default="")
     parser.addini("leakguard_html", HTML_HELP, default="")
@@ -127,9 +169,20 @@ def register(parser: pytest.Parser) -> None:
 
 
 def _add_valued(
-    parser: pytest.Parser, group: Any, name: str, parse: Callable[[str], object], help_text: str) -> None:
+    parser: pytest.Parser,
+    group: Any,
+    name: str,
+    parse: Callable[[str], object],
+    help_text: str,
+) -> None:
     dest = "leakguard_" + name.replace("-", "_")
-    group.addoption(f"--leakguard-{name}", dest=dest, type=_argparse_type(parse), default=None, help=help_text)
+    group.addoption(
+        f"--leakguard-{name}",
+        dest=dest,
+        type=_argparse_type(parse),
+        default=None,
+        help=help_text,
+    )
     parser.addini(dest, help_text, default="")
 
 
@@ -146,7 +199,9 @@ def _argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
-def _value(config: pytest.Config, dest: str, parse: Callable[[Any], T], default: T) -> T:
+def _value(
+    config: pytest.Config, dest: str, parse: Callable[[Any], T], default: T
+) -> T:
     cli = config.getoption(dest)
     if cli is not None:
         return cli  # type: ignore[no-any-return]
@@ -209,7 +264,9 @@ def size(value: object) -> int:
 def mode(value: object) -> str:
     """One of ``MODES``."""
     if value not in MODES:
-        raise ValueError(f"{value!r} is not a mode: use one of {', '.join(map(repr, MODES))}")
+        raise ValueError(
+            f"{value!r} is not a mode: use one of {', '.join(map(repr, MODES))}"
+        )
     return str(value)
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from . import hookspecs, markers, options
 from . import report as reporting
+from .budget import measuring_peak
 from .options import Settings
 from .runner import note_fixture_setup
 
@@ -58,6 +59,7 @@ class LeakGuardPlugin:
         for item in items:
             spec = markers.spec_for(item, self.settings)
             if spec is not None:
+                self.state.validate(item, spec)
                 item.stash[mark_spec_key] = spec
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -65,7 +67,9 @@ class LeakGuardPlugin:
             _ = self.state.guard  # build the checkers before any test runs
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
         spec = item.stash.get(mark_spec_key, None)
         if spec is None:
             return None
@@ -77,16 +81,30 @@ class LeakGuardPlugin:
         return True
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        spec = item.stash.get(mark_spec_key, None)
+        if spec is None or not spec.settings.max_memory:
+            return (yield)
+        with measuring_peak(item):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
         note_fixture_setup(fixturedef)
         with self.state.fixture_setup(fixturedef):
             return (yield)
 
-    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    def pytest_fixture_post_finalizer(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> None:
         self.state.fixture_finished(fixturedef)
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> tuple[str, str, str] | None:
         result = getattr(report, "leakguard", None)
         if not result:
             return None
@@ -95,7 +113,12 @@ class LeakGuardPlugin:
         if not report.failed:
             return None
         if result.get("leaked"):
-            return reporting.STATUS
+            kinds = {leak["kind"] for leak in result["leaks"]}
+            return (
+                reporting.OVER_BUDGET_STATUS
+                if kinds == {"peak-memory"}
+                else reporting.STATUS
+            )
         if result.get("not_repeatable"):
             return reporting.NOT_REPEATABLE_STATUS
         return None
@@ -111,7 +134,9 @@ class LeakGuardPlugin:
         self.state.session_finished(session)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_leakguard_ignore_resource(self, resource: Any, item: pytest.Item) -> bool | None:
+    def pytest_leakguard_ignore_resource(
+        self, resource: Any, item: pytest.Item
+    ) -> bool | None:
         """pytest's own lazy set-up (its atexit cleanup of tmp dirs, say) is not the test's."""
         return _created_by_pytest(resource.site) or None
 

@@ -58,7 +58,9 @@ class MemoryProbe:
         import objgraph  # noqa: F401 - imported before the freeze, or it would count as new
 
         if tracemalloc.is_tracing():
-            self.notes.append("tracemalloc was already tracing; its frame limit is kept")
+            self.notes.append(
+                "tracemalloc was already tracing; its frame limit is kept"
+            )
         else:
             tracemalloc.start(1)
             self._started_tracing = True
@@ -89,7 +91,9 @@ class MemoryProbe:
             collect_garbage()
         tracing = tracemalloc.is_tracing()
         own_before = self._own_bytes
-        self._traced_bytes.append((tracemalloc.get_traced_memory()[0] if tracing else 0) - own_before)
+        self._traced_bytes.append(
+            (tracemalloc.get_traced_memory()[0] if tracing else 0) - own_before
+        )
         objects = gc.get_objects()
         by_type = _count_by_type(objects)
         self._objects.append(sum(by_type.values()))
@@ -106,7 +110,7 @@ class MemoryProbe:
         """Samples so far, the baseline first."""
         return [
             Sample(traced_bytes=b, objects=o, by_type=t)
-            for b, o, t in zip(self._traced_bytes, self._objects, self._by_type)
+            for b, o, t in zip(self._traced_bytes, self._objects, self._by_type, strict=True)
         ]
 
     def restart(self) -> None:

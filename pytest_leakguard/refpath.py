@@ -27,7 +27,11 @@ def find_path(target: object, unfrozen: Callable[[], Any]) -> list[str] | None:
     :param unfrozen: a context manager factory that makes the whole heap
         visible to ``gc`` for the duration of the search.
     """
-    modules = {id(vars(m)): name for name, m in list(sys.modules.items()) if m is not None and hasattr(m, "__dict__")}
+    modules = {
+        id(vars(m)): name
+        for name, m in list(sys.modules.items())
+        if m is not None and hasattr(m, "__dict__")
+    }
     with unfrozen():
         chain = _search(target, modules)
     if chain is None:
@@ -95,7 +99,7 @@ def _is_root(obj: Any, modules: dict[int, str]) -> bool:
 def _format(chain: list[Any], modules: dict[int, str]) -> list[str]:
     root = chain[0]
     steps = [_root_label(root, modules)]
-    for parent, child in zip(chain, chain[1:]):
+    for parent, child in zip(chain, chain[1:], strict=False):
         steps.append(f"{_edge(parent, child, modules)} ({_type_label(child)})")
     return _collapse(steps)
 
@@ -153,7 +157,10 @@ def _has_dict(obj: Any) -> bool:
 def _is_instance_dict(candidate: dict[Any, Any]) -> bool:
     for referrer in gc.get_referrers(candidate):
         try:
-            if _has_dict(referrer) and object.__getattribute__(referrer, "__dict__") is candidate:
+            if (
+                _has_dict(referrer)
+                and object.__getattribute__(referrer, "__dict__") is candidate
+            ):
                 return True
         except Exception:
             continue

@@ -16,10 +16,17 @@ from .units import format_size
 STATUS = ("failed", "L", "LEAKED")
 NOT_REPEATABLE_STATUS = ("failed", "N", "NOT REPEATABLE")
 KNOWN_STATUS = ("passed", "K", "KNOWN LEAK")
+OVER_BUDGET_STATUS = ("failed", "B", "OVER BUDGET")
+# Kinds that are not resources left open.
+_NOT_RESOURCES = ("bytes", "objects", "peak-memory")
 SECTION = "leakguard"
 
 
-def build_result(memory: dict[str, Any] | None, resources: Sequence[dict[str, Any]], not_repeatable: int | None) -> dict[str, Any]:
+def build_result(
+    memory: dict[str, Any] | None,
+    resources: Sequence[dict[str, Any]],
+    not_repeatable: int | None,
+) -> dict[str, Any]:
     """The JSON-able verdict of one checked test."""
     leaks = _memory_leaks(memory) + list(resources)
     return {
@@ -37,7 +44,14 @@ def _memory_leaks(memory: dict[str, Any] | None) -> list[dict[str, Any]]:
     leaks = []
     if memory["bytes_trend"] == "growing":
         per_run = memory["bytes_per_run"]
-        leaks.append({"kind": "bytes", "per_run": per_run, "summary": f"{format_size(_typical(per_run))} per run", "fingerprint": "bytes"})
+        leaks.append(
+            {
+                "kind": "bytes",
+                "per_run": per_run,
+                "summary": f"{format_size(_typical(per_run))} per run",
+                "fingerprint": "bytes",
+            }
+        )
     if memory["objects_trend"] == "growing" or memory["growing_types"]:
         per_run = memory["objects_per_run"]
         types = [name for name, _ in memory["growing_types"]]
@@ -66,9 +80,14 @@ def verdict_line(result: dict[str, Any]) -> str:
         else:
             runs = " ".join(_signed_size(d) for d in memory["bytes_per_run"])
         parts.append(f"{bytes_part} and {objects} objects per run (runs: {runs})")
-    resources = [leak for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")]
+    resources = [leak for leak in result["leaks"] if leak["kind"] not in _NOT_RESOURCES]
     if resources:
         parts.append(_count_resources(resources))
+    budget = [leak for leak in result["leaks"] if leak["kind"] == "peak-memory"]
+    if budget:
+        parts.append(budget[0]["summary"])
+        if len(parts) == 1:
+            return "OVER BUDGET " + parts[0]
     return "LEAKED " + "; ".join(parts)
 
 
@@ -78,7 +97,10 @@ def section(result: dict[str, Any], nodeid: str) -> str:
     memory = result.get("memory")
     if memory and memory["leaked"]:
         lines += _memory_section(memory)
-    resources = [leak for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")]
+    for leak in result["leaks"]:
+        if leak["kind"] == "peak-memory":
+            lines += _budget_section(leak)
+    resources = [leak for leak in result["leaks"] if leak["kind"] not in _NOT_RESOURCES]
     if resources:
         lines.append("Left open:")
         for leak in resources:
@@ -92,14 +114,17 @@ def section(result: dict[str, Any], nodeid: str) -> str:
 def _memory_section(memory: dict[str, Any]) -> list[str]:
     lines = [
         f"Measured runs: {len(memory['bytes_per_run'])} of {memory['runs']} runs in all",
-        "  bytes per run:   " + " ".join(_signed_size(d) for d in memory["bytes_per_run"]),
+        "  bytes per run:   "
+        + " ".join(_signed_size(d) for d in memory["bytes_per_run"]),
         "  objects per run: " + " ".join(_signed(d) for d in memory["objects_per_run"]),
     ]
     explanation = memory.get("explanation") or {}
     if explanation.get("types"):
         lines.append("Types that grew (per run: count, retained size):")
         for row in explanation["types"]:
-            lines.append(f"  {row['type']:<32} +{row['count_per_run']:<6} {format_size(row['retained_bytes_per_run'])}")
+            lines.append(
+                f"  {row['type']:<32} +{row['count_per_run']:<6} {format_size(row['retained_bytes_per_run'])}"
+            )
     elif memory["growing_types"]:
         lines.append("Types that grew:")
         for name, series in memory["growing_types"]:
@@ -108,7 +133,9 @@ def _memory_section(memory: dict[str, Any]) -> list[str]:
         lines.append("Allocated at (per run):")
         for site in explanation["sites"]:
             where = f"{site['file']}:{site['line']}"
-            lines.append(f"  {where:<40} {format_size(site['bytes_per_run']):>10}  {site['source']}")
+            lines.append(
+                f"  {where:<40} {format_size(site['bytes_per_run']):>10}  {site['source']}"
+            )
     if explanation.get("path"):
         lines.append("Held by:")
         lines.append("  " + " -> ".join(explanation["path"]))
@@ -123,21 +150,43 @@ def _memory_section(memory: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _budget_section(leak: dict[str, Any]) -> list[str]:
+    lines = ["Allocated at the peak (still allocated when memory was highest):"]
+    for site in leak.get("sites", []):
+        where = f"{site['file']}:{site['line']}"
+        lines.append(
+            f"  {where:<40} {format_size(site['bytes']):>10}  {site.get('source', '')}"
+        )
+    lines += [f"Note: {note}" for note in leak.get("notes", [])]
+    return lines
+
+
 def _how_to_silence(result: dict[str, Any]) -> list[str]:
     hints = []
     memory = result.get("memory")
     if memory and memory["leaked"] and memory["growing_types"]:
         names = ", ".join(repr(name) for name, _ in memory["growing_types"][:3])
         hints.append(f"@pytest.mark.leakguard(ignore_types=[{names}])")
-    kinds = sorted({leak["kind"] for leak in result["leaks"] if leak["kind"] not in ("bytes", "objects")})
+    if any(leak["kind"] == "peak-memory" for leak in result["leaks"]):
+        hints.append("@pytest.mark.leakguard(max_memory='...') with a larger budget")
+    kinds = sorted(
+        {leak["kind"] for leak in result["leaks"] if leak["kind"] not in _NOT_RESOURCES}
+    )
     if kinds:
         hints.append(f"@pytest.mark.leakguard(allow=['{kinds[0]}:*'])")
     hints.append("@pytest.mark.no_leakguard(reason='...')")
-    return ["To accept it: " + ", or ".join(hints) + " (see the leakguard_* ini keys for suite-wide settings)"]
+    return [
+        "To accept it: "
+        + ", or ".join(hints)
+        + " (see the leakguard_* ini keys for suite-wide settings)"
+    ]
 
 
 def summary_line(nodeid: str, result: dict[str, Any]) -> str:
-    return f"LEAKED {nodeid} - {verdict_line(result)[len('LEAKED '):]}"
+    word, _, rest = verdict_line(result).partition(" ")
+    if word == "OVER":
+        word, _, rest = "OVER BUDGET", "", rest.partition(" ")[2]
+    return f"{word} {nodeid} - {rest}"
 
 
 def _count_resources(resources: list[dict[str, Any]]) -> str:

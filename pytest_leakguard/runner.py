@@ -93,7 +93,7 @@ class CallDriver(ItemDriver):
         item = self.item
         # Private: runtestprotocol creates the fixture request this way.
         if hasattr(item, "_request") and not item._request:
-            item._initrequest()
+            item._initrequest()  # type: ignore[attr-defined]
         return [call_and_report(item, "setup", log=False)]
 
     def run(self) -> Reports:
@@ -129,7 +129,10 @@ def _prune_stale_finalizers(item: pytest.Item) -> None:
                 continue
             finalizers = fixturedef._finalizers  # private: list of callables
             finalizers[:] = [f for f in finalizers if not _finishes_this_item(f, item)]
-    except (AttributeError, TypeError):  # another pytest version: only precision is lost
+    except (
+        AttributeError,
+        TypeError,
+    ):  # another pytest version: only precision is lost
         pass
 
 
@@ -152,7 +155,9 @@ def _finishes_this_item(finalizer: object, item: pytest.Item) -> bool:
     )
 
 
-def _reset_per_run_state(item: pytest.Item, user_properties: list[tuple[str, object]]) -> None:
+def _reset_per_run_state(
+    item: pytest.Item, user_properties: list[tuple[str, object]]
+) -> None:
     """Forget what the previous run appended to the item.
 
     Captured output and log sections accumulate on the item run after run,
@@ -177,7 +182,11 @@ class CapturedWarnings:
             if key not in seen:
                 seen.add(key)
                 warnings.warn_explicit(
-                    record.message, record.category, record.filename, record.lineno, source=record.source
+                    record.message,
+                    record.category,
+                    record.filename,
+                    record.lineno,
+                    source=record.source,
                 )
         self.records = []
 

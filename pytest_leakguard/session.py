@@ -7,6 +7,7 @@ pytest-xdist controller builds them from its workers' reports.
 
 from __future__ import annotations
 
+import linecache
 import os
 import threading
 from collections.abc import Iterator
@@ -16,15 +17,20 @@ from typing import Any
 import pytest
 
 from . import baseline as baselines
-from . import marking
+from . import budget, marking
 from . import report as reporting
 from .check import check_item
 from .markers import MarkSpec
 from .options import Settings
-from .resources import WARNING_KINDS, Resource
-from .resources import sites
-from .resources.guard import AllowRule, ResourceGuard, Snapshot, filter_allowed, parse_allow_rules
-from .runner import Reports
+from .resources import WARNING_KINDS, Resource, sites
+from .resources.guard import (
+    AllowRule,
+    ResourceGuard,
+    Snapshot,
+    filter_allowed,
+    parse_allow_rules,
+)
+from .runner import ItemDriver, Reports, passed
 
 
 class SessionState:
@@ -46,7 +52,9 @@ class SessionState:
     @property
     def guard(self) -> ResourceGuard:
         if self._guard is None:
-            lists = self.config.hook.pytest_leakguard_resource_checkers(config=self.config)
+            lists = self.config.hook.pytest_leakguard_resource_checkers(
+                config=self.config
+            )
             checkers = [checker for found in lists for checker in found]
             self._guard = guard = ResourceGuard(checkers, self.notes)
             sites.install()
@@ -68,8 +76,19 @@ class SessionState:
                 raise pytest.UsageError(str(exc)) from None
         return self._allow_rules[lines]
 
-    def check(self, item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec) -> Reports:
-        """Check ``item`` and return its reports, marked if it leaked."""
+    def validate(self, item: pytest.Item, spec: MarkSpec) -> None:
+        """Reject a bad allow entry before any test runs (a usage error)."""
+        if spec.settings.allow and spec.resources:
+            self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
+
+    def check(
+        self, item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec
+    ) -> Reports:
+        """Check ``item`` and return its reports, marked if it leaked.
+
+        Whatever goes wrong in leakguard's own work after the test ran is a
+        note on the result: the test keeps its outcome, the run goes on.
+        """
         guard = self.guard if spec.resources else None
         if guard is not None:
             sites.start_recording()
@@ -80,19 +99,84 @@ class SessionState:
                 outcome = check_item(item, nextitem, spec)
             finally:
                 self._current = None
-            resources: list[dict[str, Any]] = []
             ok = all(r.passed for r in outcome.reports)
-            if guard is not None and before is not None and ok:
-                resources = self._resources_left(item, spec, guard, before, outcome.resource_warnings)
+            try:
+                leaks = self._leaks_besides_memory(
+                    item, nextitem, spec, guard, before, outcome, ok
+                )
+            except Exception as exc:
+                leaks = []
+                self._note(
+                    f"{item.nodeid}: resources could not be checked: {type(exc).__name__}: {exc}"
+                )
         finally:
             if guard is not None:
                 sites.stop_recording()
+            budget.take_peak(item)
         outcome.resource_warnings = []  # they hold the dying objects
-        resources += self._take_fixture_leaks()
-        result = reporting.build_result(outcome.memory, resources, outcome.not_repeatable)
+        result = reporting.build_result(outcome.memory, leaks, outcome.not_repeatable)
         result["checked"] = ok and (guard is not None or outcome.memory is not None)
-        marking.classify(result, item.nodeid, self.baseline, self.settings.update_baseline)
+        marking.classify(
+            result, item.nodeid, self.baseline, self.settings.update_baseline
+        )
         return marking.apply(outcome.reports, result, item)
+
+    def _leaks_besides_memory(
+        self,
+        item: pytest.Item,
+        nextitem: pytest.Item | None,
+        spec: MarkSpec,
+        guard: ResourceGuard | None,
+        before: Snapshot | None,
+        outcome: Any,
+        ok: bool,
+    ) -> list[dict[str, Any]]:
+        """Resources left open, fixtures' leftovers, and a peak over budget."""
+        leaks: list[dict[str, Any]] = []
+        if guard is not None and before is not None and ok:
+            leaks = self._resources_left(
+                item, spec, guard, before, outcome.resource_warnings
+            )
+        leaks += self._take_fixture_leaks()
+        peak = budget.take_peak(item)
+        limit = spec.settings.max_memory
+        if peak is not None and limit and peak > limit and ok:
+            leaks.append(self._explain_peak(item, nextitem, peak, limit))
+        return leaks
+
+    def _note(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def _explain_peak(
+        self, item: pytest.Item, nextitem: pytest.Item | None, peak: int, limit: int
+    ) -> dict[str, Any]:
+        """Run the test once more, sampling snapshots at each new high of memory."""
+        from .explain import plugin_files, user_frame
+
+        notes: list[str] = []
+        sampler = budget.PeakSampler()
+        item.stash[budget.sampler_key] = sampler
+        driver = ItemDriver(item)
+        try:
+            if not passed(driver.run()):
+                notes.append(
+                    "the test failed when run again to find the peak's allocation sites"
+                )
+            driver.finish(nextitem)
+        finally:
+            del item.stash[budget.sampler_key]
+            budget.take_peak(item)
+        files = plugin_files(item.config)
+        sites = budget.peak_sites(sampler, lambda tb: user_frame(tb, files))
+        for site in sites:
+            site["source"] = linecache.getline(site["file"], site["line"]).strip()
+            site["file"] = (
+                os.path.relpath(site["file"])
+                if not site["file"].startswith("<")
+                else site["file"]
+            )
+        return budget.over_budget(peak, limit, sites, notes)
 
     def _resources_left(
         self,
@@ -103,8 +187,10 @@ class SessionState:
         warnings: list[Any],
     ) -> list[dict[str, Any]]:
         new = guard.new_since(before, spec.settings.settle_time)
-        for owned_scope, owned in self._fixture_owned.values():
-            new = {kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()}
+        for _scope, owned in self._fixture_owned.values():
+            new = {
+                kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()
+            }
         found = guard.describe({k: v for k, v in new.items() if v})
         # What another thread that is still running opened (a fixture's
         # server accepting connections) is that thread's owner's; a thread
@@ -128,8 +214,13 @@ class SessionState:
         try:
             yield
         finally:
-            opened = {k: v - before.get(k, frozenset()) for k, v in guard.snapshot().items()}
-            self._fixture_owned[fixturedef.argname] = (fixturedef.scope, {k: v for k, v in opened.items() if v})
+            opened = {
+                k: v - before.get(k, frozenset()) for k, v in guard.snapshot().items()
+            }
+            self._fixture_owned[fixturedef.argname] = (
+                fixturedef.scope,
+                {k: v for k, v in opened.items() if v},
+            )
 
     def fixture_finished(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         """At a broader fixture's teardown, check it released what it opened."""
@@ -137,9 +228,15 @@ class SessionState:
         if owned is None or self._guard is None:
             return
         scope, opened = owned
-        still = self._guard.new_since({k: frozenset() for k in opened}, self.settings.settle_time)
-        still = {k: v & opened.get(k, frozenset()) for k, v in still.items() if k in opened}
-        for leak in _as_leaks(self._guard.describe({k: v for k, v in still.items() if v})):
+        still = self._guard.new_since(
+            {k: frozenset() for k in opened}, self.settings.settle_time
+        )
+        still = {
+            k: v & opened.get(k, frozenset()) for k, v in still.items() if k in opened
+        }
+        for leak in _as_leaks(
+            self._guard.describe({k: v for k, v in still.items() if v})
+        ):
             leak["fixture"] = f"{fixturedef.argname} ({scope} scope)"
             leak["summary"] = f"fixture {leak['fixture']} left open: {leak['summary']}"
             self._fixture_leaks.append(leak)
@@ -150,7 +247,16 @@ class SessionState:
 
     def record(self, report: pytest.TestReport) -> None:
         """Keep the JSON-able result of every test (controller side under xdist)."""
-        entry = self.results.setdefault(report.nodeid, {"nodeid": report.nodeid, "checked": False, "leaked": False, "leaks": [], "outcome": report.outcome})
+        entry = self.results.setdefault(
+            report.nodeid,
+            {
+                "nodeid": report.nodeid,
+                "checked": False,
+                "leaked": False,
+                "leaks": [],
+                "outcome": report.outcome,
+            },
+        )
         if report.when == "call" or not report.passed:
             entry["outcome"] = report.outcome
         result = getattr(report, "leakguard", None)
@@ -168,7 +274,9 @@ class SessionState:
         """Known leaks that did not show up again among the tests checked now."""
         if self.baseline is None:
             return []
-        checked = {nodeid: r["leaks"] for nodeid, r in self.results.items() if r.get("checked")}
+        checked = {
+            nodeid: r["leaks"] for nodeid, r in self.results.items() if r.get("checked")
+        }
         return self.baseline.fixed(checked)
 
     def session_finished(self, session: pytest.Session) -> None:
@@ -176,18 +284,33 @@ class SessionState:
             return  # the controller writes the files, from every worker's reports
         if self.settings.update_baseline and self.settings.baseline_path:
             self._write_baseline(self.settings.baseline_path)
-        if self.settings.json_path:
-            from .jsonreport import write_json
+        if self.settings.json_path or self.settings.html_path:
+            from .jsonreport import document, write_json
 
-            write_json(self.settings.json_path, self)
+            if self.settings.json_path:
+                write_json(self.settings.json_path, self)
+            if self.settings.html_path:
+                from .htmlreport import write_html
+
+                write_html(self.settings.html_path, document(self))
 
     def _write_baseline(self, path: str) -> None:
         """This run's leaks, plus the entries of tests that did not run now."""
         ran = set(self.results)
-        kept = [e for e in (self.baseline.entries if self.baseline else []) if e.nodeid not in ran]
-        current = [baselines.entry_of(nodeid, leak) for nodeid, r in self.results.items() for leak in r.get("leaks", [])]
+        kept = [
+            e
+            for e in (self.baseline.entries if self.baseline else [])
+            if e.nodeid not in ran
+        ]
+        current = [
+            baselines.entry_of(nodeid, leak)
+            for nodeid, r in self.results.items()
+            for leak in r.get("leaks", [])
+        ]
         baselines.write(path, kept + current)
-        self.notes.append(f"baseline written to {path}: {len(kept) + len(current)} known leaks")
+        self.notes.append(
+            f"baseline written to {path}: {len(kept) + len(current)} known leaks"
+        )
 
 
 def _load_baseline(settings: Settings) -> baselines.Baseline | None:
@@ -204,7 +327,11 @@ def _load_baseline(settings: Settings) -> baselines.Baseline | None:
 def _other_live_threads() -> frozenset[int]:
     """Threads alive now, other than the one running the tests."""
     current = threading.get_ident()
-    return frozenset(t.ident for t in threading.enumerate() if t.ident is not None and t.ident != current)
+    return frozenset(
+        t.ident
+        for t in threading.enumerate()
+        if t.ident is not None and t.ident != current
+    )
 
 
 def _describe_warnings(records: list[Any]) -> list[Resource]:

@@ -28,12 +28,21 @@ def write_terminal_summary(terminalreporter: Any, state: SessionState) -> None:
         write(reporting.summary_line(result["nodeid"], result), red=True)
         _write_figures(write, result, verbose)
     for result in known:
-        write(f"KNOWN {result['nodeid']} - {reporting.verdict_line(result).removeprefix('LEAKED ')}", yellow=True)
+        write(
+            f"KNOWN {result['nodeid']} - {reporting.verdict_line(result).removeprefix('LEAKED ')}",
+            yellow=True,
+        )
         _write_figures(write, result, verbose)
     for entry in fixed:
-        write(f"FIXED {entry.nodeid} - {entry.kind} leak no longer seen: remove it from the baseline", green=True)
+        write(
+            f"FIXED {entry.nodeid} - {entry.kind} leak no longer seen: remove it from the baseline",
+            green=True,
+        )
     for result in not_repeatable:
-        write(f"NOT REPEATABLE {result['nodeid']} - failed on run {result['not_repeatable']}", yellow=True)
+        write(
+            f"NOT REPEATABLE {result['nodeid']} - failed on run {result['not_repeatable']}",
+            yellow=True,
+        )
     if verbose:
         for result in checked:
             for note in (result.get("memory") or {}).get("notes", []):
@@ -60,6 +69,16 @@ def _write_figures(write: Any, result: dict[str, Any], verbose: bool) -> None:
 def _github_annotations(new: list[dict[str, Any]]) -> None:
     """Workflow commands, printed raw so that GitHub Actions picks them up."""
     for result in new:
-        path, line = (result.get("location") or [result["nodeid"].split("::")[0], 1])[:2]
-        message = reporting.verdict_line(result).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        print(f"::error file={path},line={line or 1},title=leakguard::{result['nodeid']}: {message}", flush=True)
+        path, line = (result.get("location") or [result["nodeid"].split("::")[0], 1])[
+            :2
+        ]
+        message = (
+            reporting.verdict_line(result)
+            .replace("%", "%25")
+            .replace("\r", "%0D")
+            .replace("\n", "%0A")
+        )
+        print(
+            f"::error file={path},line={line or 1},title=leakguard::{result['nodeid']}: {message}",
+            flush=True,
+        )

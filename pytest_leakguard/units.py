@@ -34,12 +34,16 @@ def parse_size(value: object) -> int:
             raise ValueError(f"invalid size {value!r}: must not be negative")
         return value
     if not isinstance(value, str):
-        raise ValueError(f"invalid size {value!r}: expected e.g. 512, '64 KiB', '50 MB'")
+        raise ValueError(
+            f"invalid size {value!r}: expected e.g. 512, '64 KiB', '50 MB'"
+        )
     match = _SIZE.match(value)
     unit = (match.group(2) or "b").lower() if match else ""
     if not match or unit not in UNITS:
         accepted = ", ".join(["B", "KB", "KiB", "MB", "MiB", "GB", "GiB"])
-        raise ValueError(f"invalid size {value!r}: expected a number and one of {accepted}")
+        raise ValueError(
+            f"invalid size {value!r}: expected a number and one of {accepted}"
+        )
     return int(float(match.group(1)) * UNITS[unit])
 
 
@@ -50,3 +54,11 @@ def format_size(size: float) -> str:
         if magnitude >= factor:
             return f"{size / factor:.1f} {unit}"
     return f"{int(size)} B"
+
+
+def format_limit(size: int) -> str:
+    """A size the user probably wrote: decimal units when it is round in them."""
+    for unit, factor in (("GB", 1000**3), ("MB", 1000**2), ("KB", 1000)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return format_size(size)

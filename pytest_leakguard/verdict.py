@@ -97,7 +97,7 @@ class MemoryDecision:
 
 def deltas(values: Sequence[int]) -> tuple[int, ...]:
     """Differences between consecutive cumulative values."""
-    return tuple(after - before for before, after in zip(values, values[1:]))
+    return tuple(after - before for before, after in zip(values, values[1:], strict=False))
 
 
 def classify(series: Sequence[int], threshold: int) -> Trend:

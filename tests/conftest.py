@@ -14,7 +14,9 @@ asyncio_default_fixture_loop_scope = function
 
 
 @pytest.fixture
-def leakguard_pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def leakguard_pytester(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
     """A pytester whose inner runs are isolated from the developer's shell."""
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     monkeypatch.delenv("PYTHONTRACEMALLOC", raising=False)

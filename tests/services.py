@@ -24,7 +24,9 @@ def require_binary(name: str) -> str:
     """The binary's path; skip (or fail in CI) when it is missing."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (apt-get install {name}); .ci/run installs it"
+        message = (
+            f"{name} is not installed (apt-get install {name}); .ci/run installs it"
+        )
         if os.environ.get("LEAKGUARD_REQUIRE_SERVICES"):
             pytest.fail(message)
         pytest.skip(message)
@@ -37,8 +39,21 @@ def redis_server(directory: Path) -> Iterator[int]:
     binary = require_binary("redis-server")
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-         "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -30,10 +30,14 @@ def test_baseline_turns_known_leaks_into_passes_and_new_ones_still_fail(
     leakguard_pytester.makepyfile(test_app=LEAKY_AND_CLEAN)
 
     written = leakguard_pytester.runpytest_subprocess(
-        "--leakguard", "--leakguard-baseline=leakguard-baseline.json", "--leakguard-update-baseline"
+        "--leakguard",
+        "--leakguard-baseline=leakguard-baseline.json",
+        "--leakguard-update-baseline",
     )
     written.assert_outcomes(passed=3)
-    baseline = json.loads((leakguard_pytester.path / "leakguard-baseline.json").read_text())
+    baseline = json.loads(
+        (leakguard_pytester.path / "leakguard-baseline.json").read_text()
+    )
     assert baseline["version"] == 1
     assert [(e["nodeid"], e["kind"]) for e in baseline["leaks"]] == sorted(
         (e["nodeid"], e["kind"]) for e in baseline["leaks"]
@@ -51,7 +55,12 @@ def test_baseline_turns_known_leaks_into_passes_and_new_ones_still_fail(
             more.append({"n": [len(more)]})
         """
     )
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--leakguard-baseline=leakguard-baseline.json", "-p", "no:randomly")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard",
+        "--leakguard-baseline=leakguard-baseline.json",
+        "-p",
+        "no:randomly",
+    )
 
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
@@ -71,25 +80,49 @@ def test_baseline_entry_whose_leak_is_gone_is_reported_fixed_without_failing(
     leakguard_pytester.makepyfile(test_app="def test_was_leaky():\n    pass\n")
     (leakguard_pytester.path / "bl.json").write_text(
         json.dumps(
-            {"version": 1, "leaks": [{"nodeid": "test_app.py::test_was_leaky", "kind": "socket", "fingerprint": "socket tcp"}]}
+            {
+                "version": 1,
+                "leaks": [
+                    {
+                        "nodeid": "test_app.py::test_was_leaky",
+                        "kind": "socket",
+                        "fingerprint": "socket tcp",
+                    }
+                ],
+            }
         )
     )
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--leakguard-baseline=bl.json")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-baseline=bl.json"
+    )
 
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["FIXED test_app.py::test_was_leaky - socket leak no longer seen: remove it from the baseline"])
+    result.stdout.fnmatch_lines(
+        [
+            "FIXED test_app.py::test_was_leaky - socket leak no longer seen: remove it from the baseline"
+        ]
+    )
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (None, "*baseline file 'bl.json' does not exist; create it * --leakguard-update-baseline*"),
+        (
+            None,
+            "*baseline file 'bl.json' does not exist; create it * --leakguard-update-baseline*",
+        ),
         ("{not json", "*baseline file 'bl.json' is not valid JSON*"),
-        ('{"version": 7, "leaks": []}', "*baseline file 'bl.json': version 7 is not supported (expected 1)*"),
+        (
+            '{"version": 7, "leaks": []}',
+            "*baseline file 'bl.json': version 7 is not supported (expected 1)*",
+        ),
         ('{"version": 1, "leaks": {}}', "*'leaks' must be a list*"),
-        ('{"version": 1, "leaks": [{"nodeid": 3}]}', "*leaks[[]0] must have non-empty string fields nodeid, kind, fingerprint*"),
+        (
+            '{"version": 1, "leaks": [{"nodeid": 3}]}',
+            "*leaks[[]0] must have non-empty string fields nodeid, kind, fingerprint*",
+        ),
         ("[1, 2]", "*expected a JSON object, got list*"),
     ],
 )
@@ -106,10 +139,14 @@ def test_missing_or_corrupt_baseline_is_a_usage_error_naming_the_file(
     result.stderr.fnmatch_lines([message])
 
 
-def test_junit_xml_carries_the_leak_message_and_figures(leakguard_pytester: pytest.Pytester) -> None:
+def test_junit_xml_carries_the_leak_message_and_figures(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(LEAKY_AND_CLEAN)
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--junitxml=junit.xml")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--junitxml=junit.xml"
+    )
 
     result.assert_outcomes(passed=1, failed=2)
     xml = (leakguard_pytester.path / "junit.xml").read_text()
@@ -140,10 +177,16 @@ def test_xdist_gives_the_same_verdicts_summary_and_json_as_a_serial_run(
     leakguard_pytester: pytest.Pytester,
 ) -> None:
     pytest.importorskip("xdist")
-    leakguard_pytester.makepyfile(test_a=LEAKY_AND_CLEAN, test_b=LEAKY_AND_CLEAN.replace("app.audit", "app.b"))
+    leakguard_pytester.makepyfile(
+        test_a=LEAKY_AND_CLEAN, test_b=LEAKY_AND_CLEAN.replace("app.audit", "app.b")
+    )
 
-    serial = leakguard_pytester.runpytest_subprocess("--leakguard", "--leakguard-json=serial.json", "-p", "no:randomly")
-    parallel = leakguard_pytester.runpytest_subprocess("--leakguard", "--leakguard-json=parallel.json", "-n", "2")
+    serial = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-json=serial.json", "-p", "no:randomly"
+    )
+    parallel = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-json=parallel.json", "-n", "2"
+    )
 
     serial.assert_outcomes(passed=2, failed=4)
     parallel.assert_outcomes(passed=2, failed=4)
@@ -151,7 +194,10 @@ def test_xdist_gives_the_same_verdicts_summary_and_json_as_a_serial_run(
     def verdicts(name: str) -> dict[str, tuple[bool, list[str]]]:
         document = json.loads((leakguard_pytester.path / name).read_text())
         assert document["totals"] == {"tests": 6, "checked": 6, "leaked": 4}
-        return {t["nodeid"]: (t["leaked"], sorted(leak["kind"] for leak in t["leaks"])) for t in document["tests"]}
+        return {
+            t["nodeid"]: (t["leaked"], sorted(leak["kind"] for leak in t["leaks"]))
+            for t in document["tests"]
+        }
 
     assert verdicts("serial.json") == verdicts("parallel.json")
     for result in (serial, parallel):

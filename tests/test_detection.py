@@ -147,7 +147,9 @@ CLEAN_PATTERNS = """
 """
 
 
-def test_every_leak_pattern_is_reported_as_leaked(leakguard_pytester: pytest.Pytester) -> None:
+def test_every_leak_pattern_is_reported_as_leaked(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(LEAKY_PATTERNS)
 
     result = leakguard_pytester.runpytest_subprocess("--leakguard")
@@ -170,14 +172,18 @@ def test_every_leak_pattern_is_reported_as_leaked(leakguard_pytester: pytest.Pyt
 def test_every_clean_pattern_passes(leakguard_pytester: pytest.Pytester) -> None:
     leakguard_pytester.makepyfile(CLEAN_PATTERNS)
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-v", "-p", "no:randomly")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-v", "-p", "no:randomly"
+    )
 
     result.assert_outcomes(passed=14)
     result.stdout.no_fnmatch_line("*LEAKED*")
     result.stdout.fnmatch_lines(["*14 tests checked (14 repeated), 0 leaked*"])
 
 
-def test_bounded_cache_that_fills_is_explained_in_verbose_output(leakguard_pytester: pytest.Pytester) -> None:
+def test_bounded_cache_that_fills_is_explained_in_verbose_output(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(
         """
         import collections, itertools, pytest
@@ -193,7 +199,9 @@ def test_bounded_cache_that_fills_is_explained_in_verbose_output(leakguard_pytes
     result = leakguard_pytester.runpytest_subprocess("--leakguard", "-v")
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*note: *test_fills: stopped growing once bounded deque(maxlen=20) filled*"])
+    result.stdout.fnmatch_lines(
+        ["*note: *test_fills: stopped growing once bounded deque(maxlen=20) filled*"]
+    )
 
 
 def test_string_leak_invisible_to_object_counts_is_caught_by_traced_bytes(
@@ -213,10 +221,14 @@ def test_string_leak_invisible_to_object_counts_is_caught_by_traced_bytes(
     result = leakguard_pytester.runpytest_subprocess("--leakguard")
 
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*LEAKED 1.0 KiB and 0 objects per run*", "*.py:6 * names.append(*"])
+    result.stdout.fnmatch_lines(
+        ["*LEAKED 1.0 KiB and 0 objects per run*", "*.py:6 * names.append(*"]
+    )
 
 
-def test_leakguard_all_repeats_unmarked_tests(leakguard_pytester: pytest.Pytester) -> None:
+def test_leakguard_all_repeats_unmarked_tests(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(
         """
         kept = []

@@ -32,7 +32,9 @@ def test_unmarked_and_marked_tests_run_as_usual_without_measuring_libraries(
     result.stdout.no_fnmatch_line("*leakguard summary*")
 
 
-def test_the_plugin_keeps_no_object_of_a_checked_test_alive(leakguard_pytester: pytest.Pytester) -> None:
+def test_the_plugin_keeps_no_object_of_a_checked_test_alive(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     """The weakref idiom of pytest PR #2006: after the verdict the objects are gone."""
     leakguard_pytester.makepyfile(
         """
@@ -69,7 +71,9 @@ def test_the_plugin_keeps_no_object_of_a_checked_test_alive(leakguard_pytester: 
     result.stdout.fnmatch_lines(["LEAKED *::test_leaky_checked - *"])
 
 
-def test_json_report_lists_every_test_and_its_leaks(leakguard_pytester: pytest.Pytester) -> None:
+def test_json_report_lists_every_test_and_its_leaks(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     import json
 
     leakguard_pytester.makepyfile(
@@ -98,18 +102,28 @@ def test_json_report_lists_every_test_and_its_leaks(leakguard_pytester: pytest.P
         """
     )
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--leakguard-json=reports/lg.json")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-json=reports/lg.json"
+    )
 
     result.assert_outcomes(passed=3, failed=1, skipped=1)
     document = json.loads((leakguard_pytester.path / "reports" / "lg.json").read_text())
     assert document["version"] == 1
     tests = {t["nodeid"].split("::")[1]: t for t in document["tests"]}
-    assert tests["test_leaks"]["leaked"] and tests["test_leaks"]["checked"]
+    assert tests["test_leaks"]["leaked"]
+    assert tests["test_leaks"]["checked"]
     kinds = {leak["kind"] for leak in tests["test_leaks"]["leaks"]}
     assert "objects" in kinds
-    objects = next(leak for leak in tests["test_leaks"]["leaks"] if leak["kind"] == "objects")
+    objects = next(
+        leak for leak in tests["test_leaks"]["leaks"] if leak["kind"] == "objects"
+    )
     assert objects["per_run"] == [2, 2, 2, 2, 2]
-    assert tests["test_clean"] == {**tests["test_clean"], "checked": True, "leaked": False, "leaks": []}
+    assert tests["test_clean"] == {
+        **tests["test_clean"],
+        "checked": True,
+        "leaked": False,
+        "leaks": [],
+    }
     assert tests["test_unmarked"]["checked"] is True  # resource-checked
     assert tests["test_skipped"]["checked"] is False
     assert tests["test_opted_out"]["checked"] is False

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 
-def test_help_lists_the_leakguard_group_and_ini_keys(leakguard_pytester: pytest.Pytester) -> None:
+def test_help_lists_the_leakguard_group_and_ini_keys(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     result = leakguard_pytester.runpytest("--help")
 
     result.stdout.fnmatch_lines(
@@ -17,10 +19,14 @@ def test_help_lists_the_leakguard_group_and_ini_keys(leakguard_pytester: pytest.
             "*--leakguard-json=PATH*",
         ]
     )
-    result.stdout.fnmatch_lines(["*leakguard_runs (string)*", "*leakguard_allow (linelist)*"])
+    result.stdout.fnmatch_lines(
+        ["*leakguard_runs (string)*", "*leakguard_allow (linelist)*"]
+    )
 
 
-def test_markers_are_documented_for_strict_markers(leakguard_pytester: pytest.Pytester) -> None:
+def test_markers_are_documented_for_strict_markers(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     result = leakguard_pytester.runpytest("--markers")
 
     result.stdout.fnmatch_lines(
@@ -36,9 +42,18 @@ def test_markers_are_documented_for_strict_markers(leakguard_pytester: pytest.Py
     [
         ("--leakguard-runs=0", "*--leakguard-runs: '0' must be a positive integer*"),
         ("--leakguard-runs=many", "*--leakguard-runs: 'many' is not an integer*"),
-        ("--leakguard-min-bytes=12 XB", "*--leakguard-min-bytes: invalid size '12 XB'*KiB*"),
-        ("--leakguard-mode=fast", "*--leakguard-mode: 'fast' is not a mode: use one of 'item', 'call'*"),
-        ("--leakguard-settle-time=-1", "*--leakguard-settle-time: *must be a finite number*"),
+        (
+            "--leakguard-min-bytes=12 XB",
+            "*--leakguard-min-bytes: invalid size '12 XB'*KiB*",
+        ),
+        (
+            "--leakguard-mode=fast",
+            "*--leakguard-mode: 'fast' is not a mode: use one of 'item', 'call'*",
+        ),
+        (
+            "--leakguard-settle-time=-1",
+            "*--leakguard-settle-time: *must be a finite number*",
+        ),
     ],
 )
 def test_bad_command_line_values_are_argparse_errors_naming_the_value(
@@ -53,15 +68,23 @@ def test_bad_command_line_values_are_argparse_errors_naming_the_value(
 @pytest.mark.parametrize(
     ("ini", "message"),
     [
-        ("leakguard_runs = -2", "*invalid leakguard_runs '-2' in ini: '-2' must be a positive integer*"),
-        ("leakguard_min_bytes = lots", "*invalid leakguard_min_bytes 'lots' in ini: invalid size 'lots'*"),
+        (
+            "leakguard_runs = -2",
+            "*invalid leakguard_runs '-2' in ini: '-2' must be a positive integer*",
+        ),
+        (
+            "leakguard_min_bytes = lots",
+            "*invalid leakguard_min_bytes 'lots' in ini: invalid size 'lots'*",
+        ),
         ("leakguard = perhaps", "*invalid*perhaps*"),
     ],
 )
 def test_bad_ini_values_are_usage_errors_naming_the_key(
     leakguard_pytester: pytest.Pytester, ini: str, message: str
 ) -> None:
-    leakguard_pytester.makeini(f"[pytest]\nasyncio_default_fixture_loop_scope = function\n{ini}\n")
+    leakguard_pytester.makeini(
+        f"[pytest]\nasyncio_default_fixture_loop_scope = function\n{ini}\n"
+    )
     leakguard_pytester.makepyfile("def test_x(): pass")
 
     result = leakguard_pytester.runpytest("--leakguard")
@@ -73,13 +96,31 @@ def test_bad_ini_values_are_usage_errors_naming_the_key(
 @pytest.mark.parametrize(
     ("marker", "message"),
     [
-        ("leakguard(runs=0)", "*test_x: invalid @pytest.mark.leakguard(runs=0): 0 must be a positive integer*"),
-        ("leakguard(5)", "*test_x: invalid @pytest.mark.leakguard(5): leakguard() takes 0 positional arguments*"),
-        ("leakguard(rnus=5)", "*test_x: invalid @pytest.mark.leakguard(rnus=5): *unexpected keyword argument 'rnus'*"),
+        (
+            "leakguard(runs=0)",
+            "*test_x: invalid @pytest.mark.leakguard(runs=0): 0 must be a positive integer*",
+        ),
+        (
+            "leakguard(5)",
+            "*test_x: invalid @pytest.mark.leakguard(5): leakguard() takes 0 positional arguments*",
+        ),
+        (
+            "leakguard(rnus=5)",
+            "*test_x: invalid @pytest.mark.leakguard(rnus=5): *unexpected keyword argument 'rnus'*",
+        ),
         ("leakguard(min_bytes='12 XB')", "*invalid size '12 XB'*"),
-        ("leakguard(ignore_types=[1])", "*ignore_types entries must be strings, got 1*"),
-        ("leakguard(allow=['nope'])", "*invalid allow entry 'nope'*expected 'kind:pattern'*"),
-        ("no_leakguard(reason=3)", "*invalid @pytest.mark.no_leakguard(reason=3): reason=3 must be a string*"),
+        (
+            "leakguard(ignore_types=[1])",
+            "*ignore_types entries must be strings, got 1*",
+        ),
+        (
+            "leakguard(allow=['nope'])",
+            "*invalid allow entry 'nope'*expected 'kind:pattern'*",
+        ),
+        (
+            "no_leakguard(reason=3)",
+            "*invalid @pytest.mark.no_leakguard(reason=3): reason=3 must be a string*",
+        ),
     ],
 )
 def test_malformed_marker_arguments_stop_the_run_before_any_test(
@@ -103,12 +144,18 @@ def test_malformed_marker_arguments_stop_the_run_before_any_test(
 
     assert result.ret in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.TESTS_FAILED)
     assert result.ret == pytest.ExitCode.USAGE_ERROR or "allow" in marker
-    (result.stderr if result.ret == pytest.ExitCode.USAGE_ERROR else result.stdout).fnmatch_lines([message])
+    (
+        result.stderr if result.ret == pytest.ExitCode.USAGE_ERROR else result.stdout
+    ).fnmatch_lines([message])
     result.stdout.no_fnmatch_line("*test_first PASSED*")
 
 
-def test_marker_beats_command_line_which_beats_ini(leakguard_pytester: pytest.Pytester) -> None:
-    leakguard_pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nconsole_output_style = classic\nleakguard_runs = 2\nleakguard_warmup = 1\n")
+def test_marker_beats_command_line_which_beats_ini(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nconsole_output_style = classic\nleakguard_runs = 2\nleakguard_warmup = 1\n"
+    )
     leakguard_pytester.makepyfile(
         """
         import pytest
@@ -127,14 +174,25 @@ def test_marker_beats_command_line_which_beats_ini(leakguard_pytester: pytest.Py
         """
     )
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--leakguard-runs=4", "--leakguard-max-runs=4", "-s", "-p", "no:randomly")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard",
+        "--leakguard-runs=4",
+        "--leakguard-max-runs=4",
+        "-s",
+        "-p",
+        "no:randomly",
+    )
 
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*COUNTS 7 5*"])  # warm-up 1 from ini, runs from marker / CLI
+    result.stdout.fnmatch_lines(
+        ["*COUNTS 7 5*"]
+    )  # warm-up 1 from ini, runs from marker / CLI
 
 
 def test_ini_can_turn_leakguard_on_for_ci(leakguard_pytester: pytest.Pytester) -> None:
-    leakguard_pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nconsole_output_style = classic\nleakguard = true\n")
+    leakguard_pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nconsole_output_style = classic\nleakguard = true\n"
+    )
     leakguard_pytester.makepyfile(
         """
         import pytest

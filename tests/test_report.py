@@ -30,7 +30,9 @@ USER_CACHE = """
 """
 
 
-def test_report_names_types_sites_holder_and_the_way_to_accept_it(leakguard_pytester: pytest.Pytester) -> None:
+def test_report_names_types_sites_holder_and_the_way_to_accept_it(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(USER_CACHE)
 
     result = leakguard_pytester.runpytest_subprocess("--leakguard")
@@ -43,7 +45,7 @@ def test_report_names_types_sites_holder_and_the_way_to_accept_it(leakguard_pyte
             "Types that grew (per run: count, retained size):",
             "  *.User*+1 *",
             "Allocated at (per run):",
-            "  *.py:1? * CACHE[[]f\"user:{n}\"] = User(n)",
+            '  *.py:1? * CACHE[[]f"user:{n}"] = User(n)',
             "Held by:",
             "  * -> .CACHE (dict) -> [[]'user:*'] (*.User)",
             "Samples of *.User:",

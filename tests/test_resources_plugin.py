@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -91,7 +90,9 @@ def test_fixture_that_does_not_release_what_it_opened_is_reported_with_its_name(
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*fixture noisy_logging (module scope) left open: logging handler NullHandler* on logger 'app.audit'*"]
+        [
+            "*fixture noisy_logging (module scope) left open: logging handler NullHandler* on logger 'app.audit'*"
+        ]
     )
 
 
@@ -114,16 +115,25 @@ LEFTOVERS = """
 """
 
 
-def test_each_kind_of_leftover_is_reported_with_its_kind_in_json(leakguard_pytester: pytest.Pytester) -> None:
+def test_each_kind_of_leftover_is_reported_with_its_kind_in_json(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(LEFTOVERS)
 
     result = leakguard_pytester.runpytest_subprocess(
-        "--leakguard", "--leakguard-json=out.json", "--leakguard-settle-time=0.1", "-p", "no:randomly"
+        "--leakguard",
+        "--leakguard-json=out.json",
+        "--leakguard-settle-time=0.1",
+        "-p",
+        "no:randomly",
     )
 
     result.assert_outcomes(failed=10)
     document = json.loads((leakguard_pytester.path / "out.json").read_text())
-    kinds = {t["nodeid"].split("::")[1]: sorted({leak["kind"] for leak in t["leaks"]}) for t in document["tests"]}
+    kinds = {
+        t["nodeid"].split("::")[1]: sorted({leak["kind"] for leak in t["leaks"]})
+        for t in document["tests"]
+    }
     assert kinds == {
         "test_pipe": ["fd"],
         "test_file": ["file"],
@@ -138,7 +148,9 @@ def test_each_kind_of_leftover_is_reported_with_its_kind_in_json(leakguard_pytes
     }
 
 
-def test_file_dropped_without_close_is_found_by_its_resource_warning(leakguard_pytester: pytest.Pytester) -> None:
+def test_file_dropped_without_close_is_found_by_its_resource_warning(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(
         """
         def test_dropped(tmp_path):
@@ -156,10 +168,14 @@ def test_file_dropped_without_close_is_found_by_its_resource_warning(leakguard_p
     result = leakguard_pytester.runpytest_subprocess("--leakguard")
 
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["  unclosed: unclosed file '*a.txt' (mode 'r')  (created at *.py:3)"])
+    result.stdout.fnmatch_lines(
+        ["  unclosed: unclosed file '*a.txt' (mode 'r')  (created at *.py:3)"]
+    )
 
 
-def test_allowlist_in_ini_and_marker_accepts_known_resources(leakguard_pytester: pytest.Pytester) -> None:
+def test_allowlist_in_ini_and_marker_accepts_known_resources(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makeini(
         """
         [pytest]
@@ -191,14 +207,22 @@ def test_allowlist_in_ini_and_marker_accepts_known_resources(leakguard_pytester:
     result.assert_outcomes(passed=3)
 
 
-def test_malformed_allow_entry_is_a_usage_error_naming_it(leakguard_pytester: pytest.Pytester) -> None:
-    leakguard_pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nleakguard_allow = sockets:*6379*\n")
+def test_malformed_allow_entry_is_a_usage_error_naming_it(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leakguard_pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nleakguard_allow = sockets:*6379*\n"
+    )
     leakguard_pytester.makepyfile("def test_x(): pass")
 
     result = leakguard_pytester.runpytest_subprocess("--leakguard")
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*invalid allow entry 'sockets:*6379*' in ini leakguard_allow: unknown kind 'sockets'*"])
+    result.stderr.fnmatch_lines(
+        [
+            "*invalid allow entry 'sockets:*6379*' in ini leakguard_allow: unknown kind 'sockets'*"
+        ]
+    )
 
 
 BLINKER_CONFTEST = """
@@ -247,7 +271,9 @@ def test_a_conftest_checker_for_blinker_finds_the_textbook_listener_leak(
     leakguard_pytester.makeconftest(BLINKER_CONFTEST)
     leakguard_pytester.makepyfile(BLINKER_TESTS)
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-s", "-p", "no:randomly")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-s", "-p", "no:randomly"
+    )
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
@@ -277,7 +303,9 @@ def test_ignore_hook_accepts_a_resource(leakguard_pytester: pytest.Pytester) -> 
         """
     )
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-s", "--leakguard-settle-time=0")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-s", "--leakguard-settle-time=0"
+    )
 
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*HOOK: ignore thread test_background"])
@@ -290,7 +318,9 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 def test_unclosed_redis_client_is_caught_and_a_closed_one_is_not(
-    leakguard_pytester: pytest.Pytester, redis_port: int, monkeypatch: pytest.MonkeyPatch
+    leakguard_pytester: pytest.Pytester,
+    redis_port: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("REDIS_PORT", str(redis_port))
     leakguard_pytester.makepyfile(
@@ -322,5 +352,3 @@ def test_unclosed_redis_client_is_caught_and_a_closed_one_is_not(
             "LEAKED *::test_client_left_connected - 1 socket left open",
         ]
     )
-
-

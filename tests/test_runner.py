@@ -31,7 +31,9 @@ COUNTING = """
 """
 
 
-def test_runs_warmup_plus_measured_runs_each_with_function_fixtures(leakguard_pytester: pytest.Pytester) -> None:
+def test_runs_warmup_plus_measured_runs_each_with_function_fixtures(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     """Each run sets up and tears down function fixtures; the module fixture stays."""
     leakguard_pytester.makepyfile(COUNTING)
 
@@ -41,16 +43,22 @@ def test_runs_warmup_plus_measured_runs_each_with_function_fixtures(leakguard_py
     result.stdout.fnmatch_lines(["*RUNS 6 6 6 1 0*"])
 
 
-def test_call_mode_sets_up_once_and_repeats_the_call(leakguard_pytester: pytest.Pytester) -> None:
+def test_call_mode_sets_up_once_and_repeats_the_call(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(COUNTING)
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--leakguard-mode=call", "-s")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-mode=call", "-s"
+    )
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*RUNS 6 1 1 1 0*"])
 
 
-def test_without_leakguard_marked_tests_run_once(leakguard_pytester: pytest.Pytester) -> None:
+def test_without_leakguard_marked_tests_run_once(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(COUNTING)
 
     result = leakguard_pytester.runpytest_subprocess("-s")
@@ -82,13 +90,17 @@ def test_module_fixture_is_torn_down_after_the_last_run_when_the_module_ends(
         """,
     )
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-s", "-p", "no:randomly")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-s", "-p", "no:randomly"
+    )
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*MODULE-TEARDOWN*", "*NEXT-MODULE*"])
 
 
-def test_each_test_is_reported_once_to_junit_and_the_terminal(leakguard_pytester: pytest.Pytester) -> None:
+def test_each_test_is_reported_once_to_junit_and_the_terminal(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(
         """
         import pytest
@@ -105,13 +117,16 @@ def test_each_test_is_reported_once_to_junit_and_the_terminal(leakguard_pytester
         """
     )
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "--junitxml=out.xml", "-rA")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--junitxml=out.xml", "-rA"
+    )
 
     result.assert_outcomes(passed=1, failed=1)
     xml = (leakguard_pytester.path / "out.xml").read_text()
     assert xml.count("<testcase ") == 2
     assert xml.count("<failure ") == 1
-    assert 'message="' in xml and "objects per run" in xml
+    assert 'message="' in xml
+    assert "objects per run" in xml
     assert result.stdout.str().count("noise") == 2  # captured output of one run each
 
 
@@ -173,12 +188,17 @@ def test_test_that_fails_only_when_repeated_is_not_repeatable_not_leaked(
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*test_registers_once NOT REPEATABLE*", "*passed on run 1 but failed on run 2*"]
+        [
+            "*test_registers_once NOT REPEATABLE*",
+            "*passed on run 1 but failed on run 2*",
+        ]
     )
     result.stdout.no_fnmatch_line("*LEAKED*")
 
 
-def test_keyboard_interrupt_stops_the_run_at_once(leakguard_pytester: pytest.Pytester) -> None:
+def test_keyboard_interrupt_stops_the_run_at_once(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     leakguard_pytester.makepyfile(
         """
         import pytest

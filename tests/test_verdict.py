@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_leakguard.verdict import Policy, Sample, Trend, classify, classify_extended, decide, deltas
+from pytest_leakguard.verdict import (
+    Policy,
+    Sample,
+    Trend,
+    classify,
+    classify_extended,
+    decide,
+    deltas,
+)
 
 
 @pytest.mark.parametrize(
@@ -34,20 +42,31 @@ def test_short_series_are_classified_like_cpythons_refleak_hunter(
 @pytest.mark.parametrize(
     ("series", "expected"),
     [
-        ([64, 64, 0, 64, 64, 64, 64, 0, 64, 64, 64, 64], Trend.GROWING),  # a lumpy leak persists
+        (
+            [64, 64, 0, 64, 64, 64, 64, 0, 64, 64, 64, 64],
+            Trend.GROWING,
+        ),  # a lumpy leak persists
         ([64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0], Trend.FLAT),  # a cache that filled
         ([64, 0, 64, 0, 64, 0, 64, 0, 0, 0, 0, 0], Trend.FLAT),
-        ([64, 64, 0, 64, 64, 64, 64, 64, 64, 0, 0, 0], Trend.FLAT),  # stopped at the end
+        (
+            [64, 64, 0, 64, 64, 64, 64, 64, 64, 0, 0, 0],
+            Trend.FLAT,
+        ),  # stopped at the end
         ([8, -8, 1, 0, 0, 0, 0, 0, 0], Trend.FLAT),
     ],
 )
-def test_extended_series_are_leaks_only_when_growth_persists(series: list[int], expected: Trend) -> None:
+def test_extended_series_are_leaks_only_when_growth_persists(
+    series: list[int], expected: Trend
+) -> None:
     assert classify_extended(series, 64) is expected
 
 
 def _samples(objects: list[int], traced: list[int] | None = None) -> list[Sample]:
     traced = traced or [0] * len(objects)
-    return [Sample(traced_bytes=b, objects=o, by_type={"Conn": o}) for b, o in zip(traced, objects)]
+    return [
+        Sample(traced_bytes=b, objects=o, by_type={"Conn": o})
+        for b, o in zip(traced, objects, strict=True)
+    ]
 
 
 def test_types_that_grew_every_run_are_named_largest_first() -> None:
@@ -78,8 +97,13 @@ def test_a_series_with_a_zero_is_never_steady_growth(series: list[int]) -> None:
     assert classify(series, 1) is not Trend.GROWING
 
 
-@given(st.lists(st.integers(min_value=1, max_value=10_000), min_size=1, max_size=20), st.integers(1, 5))
-def test_scaling_a_leak_up_never_turns_it_into_a_pass(series: list[int], factor: int) -> None:
+@given(
+    st.lists(st.integers(min_value=1, max_value=10_000), min_size=1, max_size=20),
+    st.integers(1, 5),
+)
+def test_scaling_a_leak_up_never_turns_it_into_a_pass(
+    series: list[int], factor: int
+) -> None:
     if classify(series, 64) is Trend.GROWING:
         assert classify([d * factor for d in series], 64) is Trend.GROWING
 

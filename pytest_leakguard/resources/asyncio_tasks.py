@@ -68,8 +68,12 @@ def _task_site(task: asyncio.Task[Any]) -> str | None:
 def _loop_fds(loop: asyncio.AbstractEventLoop) -> frozenset[int]:
     """The selector and self-pipe an unclosed loop keeps open (private, guarded)."""
     fds = set()
-    for owner, attribute in ((loop, "_ssock"), (loop, "_csock"), (getattr(loop, "_selector", None), "")):
-        target = getattr(owner, attribute, None) if attribute else owner
+    for owner, attribute in (
+        (loop, "_ssock"),
+        (loop, "_csock"),
+        (getattr(loop, "_selector", None), ""),
+    ):
+        target: Any = getattr(owner, attribute, None) if attribute else owner
         try:
             fd = target.fileno() if target is not None else -1
         except Exception:

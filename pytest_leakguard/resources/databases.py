@@ -236,7 +236,9 @@ class DatabaseChecker:
                     description=f"{entry.driver.name} connection to {target}",
                     site=entry.site,
                     fingerprint=f"{self.kind} {entry.driver.name} {generic}",
-                    owned_fds=fds_open_on(target) if target.startswith("/") else frozenset(),
+                    owned_fds=fds_open_on(target)
+                    if target.startswith("/")
+                    else frozenset(),
                 )
             )
         return found

@@ -142,7 +142,9 @@ def drop_duplicates(resources: Iterable[Resource]) -> list[Resource]:
     kept = []
     for resource in resources:
         fd = fd_of(resource.key) if resource.kind in FD_KINDS else None
-        if fd is not None and (fd in claimed or (resource.kind == "fd" and fd in owned)):
+        if fd is not None and (
+            fd in claimed or (resource.kind == "fd" and fd in owned)
+        ):
             continue
         kept.append(resource)
     return kept

@@ -32,11 +32,17 @@ class AllowRule:
             return False
         return any(
             fnmatch.fnmatchcase(text, self.pattern)
-            for text in (resource.description, resource.fingerprint, resource.site or "")
+            for text in (
+                resource.description,
+                resource.fingerprint,
+                resource.site or "",
+            )
         )
 
 
-def parse_allow_rules(lines: Iterable[str], known_kinds: Iterable[str], where: str) -> tuple[AllowRule, ...]:
+def parse_allow_rules(
+    lines: Iterable[str], known_kinds: Iterable[str], where: str
+) -> tuple[AllowRule, ...]:
     """Parse ``kind:pattern`` lines.
 
     :raises ValueError: naming the entry, where it came from and the kinds.
@@ -47,9 +53,13 @@ def parse_allow_rules(lines: Iterable[str], known_kinds: Iterable[str], where: s
         kind, sep, pattern = line.partition(":")
         kind, pattern = kind.strip(), pattern.strip()
         if not sep or not pattern:
-            raise ValueError(f"invalid allow entry {line!r} in {where}: expected 'kind:pattern', e.g. 'thread:*poller*'")
+            raise ValueError(
+                f"invalid allow entry {line!r} in {where}: expected 'kind:pattern', e.g. 'thread:*poller*'"
+            )
         if kind not in kinds:
-            raise ValueError(f"invalid allow entry {line!r} in {where}: unknown kind {kind!r}; kinds are {', '.join(sorted(kinds))}")
+            raise ValueError(
+                f"invalid allow entry {line!r} in {where}: unknown kind {kind!r}; kinds are {', '.join(sorted(kinds))}"
+            )
         rules.append(AllowRule(kind, pattern))
     return tuple(rules)
 
@@ -73,18 +83,29 @@ class ResourceGuard:
         try:
             return frozenset(checker.snapshot())
         except Exception as exc:
-            self._note(f"resource checker {checker.kind!r} failed: {type(exc).__name__}: {exc}")
+            self._note(
+                f"resource checker {checker.kind!r} failed: {type(exc).__name__}: {exc}"
+            )
             return frozenset()
 
-    def new_since(self, before: Snapshot, settle_time: float) -> dict[str, frozenset[str]]:
+    def new_since(
+        self, before: Snapshot, settle_time: float
+    ) -> dict[str, frozenset[str]]:
         """Identities that appeared since ``before`` and stayed, after settling."""
         new = self._diff(before, self.snapshot())
         pause, deadline = _FIRST_PAUSE, time.monotonic() + settle_time
-        while any(kind not in NEVER_SETTLE for kind in new) and time.monotonic() < deadline:
+        while (
+            any(kind not in NEVER_SETTLE for kind in new)
+            and time.monotonic() < deadline
+        ):
             time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
             pause *= 2
             current = {kind: self._snapshot(self._checker(kind)) for kind in new}
-            new = {kind: keys & current[kind] for kind, keys in new.items() if keys & current[kind]}
+            new = {
+                kind: keys & current[kind]
+                for kind, keys in new.items()
+                if keys & current[kind]
+            }
         return new
 
     def install(self) -> None:
@@ -101,7 +122,9 @@ class ResourceGuard:
                 try:
                     uninstall()
                 except Exception as exc:
-                    self._note(f"resource checker {checker.kind!r} could not uninstall: {exc}")
+                    self._note(
+                        f"resource checker {checker.kind!r} could not uninstall: {exc}"
+                    )
 
     def describe(self, new: dict[str, frozenset[str]]) -> list[Resource]:
         """Describe the leftovers; an fd that is a leaked socket or file is told once."""
@@ -116,12 +139,21 @@ class ResourceGuard:
             try:
                 resources.extend(checker.describe(sorted(keys)))
             except Exception as exc:
-                self._note(f"resource checker {kind!r} could not describe {len(keys)} resource(s): {type(exc).__name__}")
-                resources.extend(Resource(kind, key, f"{kind} {key} (not described)", None, kind) for key in sorted(keys))
+                self._note(
+                    f"resource checker {kind!r} could not describe {len(keys)} resource(s): {type(exc).__name__}"
+                )
+                resources.extend(
+                    Resource(kind, key, f"{kind} {key} (not described)", None, kind)
+                    for key in sorted(keys)
+                )
         return resources
 
     def _diff(self, before: Snapshot, after: Snapshot) -> dict[str, frozenset[str]]:
-        return {kind: keys - before.get(kind, frozenset()) for kind, keys in after.items() if keys - before.get(kind, frozenset())}
+        return {
+            kind: keys - before.get(kind, frozenset())
+            for kind, keys in after.items()
+            if keys - before.get(kind, frozenset())
+        }
 
     def _checker(self, kind: str) -> ResourceChecker:
         return next(c for c in self.checkers if c.kind == kind)
@@ -132,7 +164,13 @@ class ResourceGuard:
 
 
 def filter_allowed(
-    resources: Iterable[Resource], rules: Sequence[AllowRule], ignore: Callable[[Resource], bool]
+    resources: Iterable[Resource],
+    rules: Sequence[AllowRule],
+    ignore: Callable[[Resource], bool],
 ) -> list[Resource]:
     """Drop what an allow rule or the ignore hook accepts."""
-    return [r for r in resources if not any(rule.allows(r) for rule in rules) and not ignore(r)]
+    return [
+        r
+        for r in resources
+        if not any(rule.allows(r) for rule in rules) and not ignore(r)
+    ]

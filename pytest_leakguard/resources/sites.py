@@ -158,7 +158,9 @@ def record(obj: object, category: str, site: Site | None = None) -> None:
         ref = weakref.ref(obj, functools.partial(_forget, id(obj)))
     except TypeError:  # not weakly referenceable: recording would keep it alive
         return
-    _records[id(obj)] = _Record(ref, site or current_site(), category, threading.get_ident())
+    _records[id(obj)] = _Record(
+        ref, site or current_site(), category, threading.get_ident()
+    )
 
 
 def record_path(path: str, site: Site | None = None) -> None:

@@ -12,8 +12,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..services import require_binary
-
 TIMEOUT = 90.0  # seconds; a launch takes 1-3 s, a cold CI machine a little more
 
 # Nothing the page does may reach the network, and nothing Chromium does on
@@ -43,14 +41,24 @@ class BrowserRun:
     screenshot: Path
 
 
-def open_page(page: Path, workdir: Path, window: str = "1280,2000") -> BrowserRun:
-    """Load ``page`` in a fresh profile under ``workdir``; skip if Chromium is missing."""
-    binary = require_binary("chromium")
+def open_page(
+    binary: str, page: Path, workdir: Path, window: str = "1280,2000"
+) -> BrowserRun:
+    """Load ``page`` in ``binary`` (Chromium) with a fresh profile under ``workdir``."""
     screenshot = workdir / "screenshot.png"
-    command = [binary, *FLAGS, f"--user-data-dir={workdir / 'profile'}", f"--screenshot={screenshot}",
-               f"--window-size={window}", "--dump-dom", page.resolve().as_uri()]
+    command = [
+        binary,
+        *FLAGS,
+        f"--user-data-dir={workdir / 'profile'}",
+        f"--screenshot={screenshot}",
+        f"--window-size={window}",
+        "--dump-dom",
+        page.resolve().as_uri(),
+    ]
     # Its own session, so a hung browser is killed with every helper process it spawned.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         out, err = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -58,5 +66,11 @@ def open_page(page: Path, workdir: Path, window: str = "1280,2000") -> BrowserRu
         process.communicate()
         raise
     if process.returncode != 0:
-        raise RuntimeError(f"chromium exited with {process.returncode}:\n{err.decode(errors='replace')[-2000:]}")
-    return BrowserRun(out.decode("utf-8", errors="replace"), err.decode("utf-8", errors="replace"), screenshot)
+        raise RuntimeError(
+            f"chromium exited with {process.returncode}:\n{err.decode(errors='replace')[-2000:]}"
+        )
+    return BrowserRun(
+        out.decode("utf-8", errors="replace"),
+        err.decode("utf-8", errors="replace"),
+        screenshot,
+    )

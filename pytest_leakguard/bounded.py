@@ -35,9 +35,20 @@ Snapshot = dict[int, tuple[str, int, int, Any]]
 
 
 def snapshot(heap: _HeapSource) -> Snapshot:
-    """Sizes and capacities of every bounded container alive now."""
+    """Sizes and capacities of every bounded container alive now.
+
+    Whether a type can be a bounded container is decided once per type, so
+    the walk over a large heap costs a dict lookup per object.
+    """
     found: Snapshot = {}
+    candidate: dict[type, bool] = {}
     for obj in heap.all_objects():
+        kind = type(obj)
+        is_candidate = candidate.get(kind)
+        if is_candidate is None:
+            is_candidate = candidate[kind] = _may_be_bounded(kind)
+        if not is_candidate:
+            continue
         measured = _measure(obj)
         if measured is not None:
             found[id(obj)] = (*measured, obj)
@@ -78,6 +89,17 @@ def _measure(obj: Any) -> tuple[str, int, int] | None:
     except Exception:  # a hostile container is simply not a known cache
         return None
     return None
+
+
+def _may_be_bounded(kind: type) -> bool:
+    try:
+        return (
+            kind is _LRU_TYPE
+            or issubclass(kind, collections.deque)
+            or (_declares(kind, "maxsize") and _declares(kind, "currsize"))
+        )
+    except Exception:
+        return False
 
 
 def _declares(kind: type, name: str) -> bool:

@@ -20,7 +20,7 @@ import pytest
 from . import bounded, explain
 from .caches import clear_interpreter_caches
 from .markers import MarkSpec
-from .probes import MemoryProbe
+from .probes import MemoryProbe, automatic_gc_paused
 from .resources import sites
 from .resources.unclosed import capture_resource_warnings
 from .runner import (
@@ -61,7 +61,9 @@ def check_item(
     settings = spec.settings
     driver = make_driver(item, settings.mode if spec.repeat else "item")
     unclosed: contextlib.AbstractContextManager[list[Any]] = (
-        capture_resource_warnings() if settings.resources else contextlib.nullcontext([])
+        capture_resource_warnings()
+        if settings.resources
+        else contextlib.nullcontext([])
     )
     with capturing_warnings() as captured, unclosed as resource_warnings:
         outcome = _run_and_judge(driver, spec, nextitem)
@@ -222,9 +224,11 @@ def _fill_bounded_caches(
     fill in ``MAX_FILL_RUNS`` runs is not judged (decision None): zero false
     positives come first.
     """
-    before = bounded.snapshot(probe)
+    with automatic_gc_paused():
+        before = bounded.snapshot(probe)
     _, done = run_until(driver, 1)
-    after = bounded.snapshot(probe)
+    with automatic_gc_paused():
+        after = bounded.snapshot(probe)
     growing = bounded.growing(before, after)
     del before, after
     if not done or not growing:

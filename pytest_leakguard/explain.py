@@ -8,6 +8,7 @@ object of the test outlives this module's functions.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import linecache
 import os
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .caches import clear_interpreter_caches
-from .probes import MemoryProbe, collect_garbage, type_name
+from .probes import MemoryProbe, automatic_gc_paused, collect_garbage, type_name
 from .redact import safe_repr
 from .refpath import find_path
 from .runner import ItemDriver, run_until
@@ -28,6 +29,9 @@ from .verdict import MemoryDecision
 
 TRACEBACK_FRAMES = 16
 TOP_SITES = 5
+MAX_TRACES = 100_000
+SITED_OBJECTS = 200
+_UNSEEN = object()
 TOP_TYPES = 5
 SAMPLES = 3
 # pympler's deep size is slow: size this many objects per type and scale.
@@ -51,37 +55,48 @@ def explain_leak(
     that C replaced is gone by then.  Allocation sites are C's growth.
     """
     notes: list[str] = []
-    probe.trace_deeper(TRACEBACK_FRAMES)
     _, done = run_until(driver, 1, _settle)
     probe.refreeze()
     if done:
         _, done = run_until(driver, 1, _settle)
     created_in_b = gc.get_objects() if done else []
-    before = _snapshot()
+    # Only run C is traced, with deep tracebacks: what it left allocated is
+    # its growth (what it replaced was allocated by pytest, whose frames are
+    # never a site).  A user's own tracing is not restarted: then C's growth
+    # is the difference of two snapshots.
+    restarted = probe.trace_deeper(TRACEBACK_FRAMES)
     if done:
         _, done = run_until(driver, 1, _settle)
     if not done:
         notes.append(
             "the test failed while being explained; the explanation is partial"
         )
-    survivors = _still_held(created_in_b)
-    created_in_b.clear()
-    sites = _sites(before, plugin_files(driver.item.config), notes)
-    del before
-    grown = list(decision.growing_types)
-    types, sample = _types(survivors, grown, notes)
-    del survivors
-    path = None
-    if sample is not None:
-        path = find_path(sample, lambda: _unfrozen(probe))
-        if path is None:
+    places = plugin_files(driver.item.config)
+    # Under the user's own tracing (PYTHONTRACEMALLOC), snapshots hold the
+    # whole process: the sites come from the leaked objects' tracebacks.
+    sites = _sites(places, notes) if restarted else []
+    # The walks below would each allocation be traced with deep tracebacks,
+    # and automatic collections would traverse the leak again and again.
+    probe.stop_tracing()
+    with automatic_gc_paused():
+        survivors = _still_held(created_in_b)
+        created_in_b.clear()
+        grown = list(decision.growing_types)
+        types, sample = _types(survivors, grown, notes)
+        if not restarted:
+            sites = _sites_of_objects(survivors, grown, places, notes)
+        del survivors
+        path = None
+        if sample is not None:
+            path = find_path(sample, lambda: _unfrozen(probe))
+            if path is None:
+                notes.append(
+                    f"no path from a module, class or frame to a leaked {type_name(sample)} was found"
+                )
+        elif not grown:
             notes.append(
-                f"no path from a module, class or frame to a leaked {type_name(sample)} was found"
+                "what grew is not tracked by the GC (str, int, bytes ...): see the allocation sites"
             )
-    elif not grown:
-        notes.append(
-            "what grew is not tracked by the GC (str, int, bytes ...): see the allocation sites"
-        )
     del sample
     return {"sites": sites, "types": types, "path": path, "notes": notes}
 
@@ -125,18 +140,6 @@ def _own_reference_count() -> int:
     return 0
 
 
-def _snapshot() -> tracemalloc.Snapshot | None:
-    if not tracemalloc.is_tracing():
-        return None
-    # The snapshots themselves are allocated while tracing: leave them out.
-    return tracemalloc.take_snapshot().filter_traces(
-        [
-            tracemalloc.Filter(False, tracemalloc.__file__),
-            tracemalloc.Filter(False, _OWN_FILES),
-        ]
-    )
-
-
 def plugin_files(config: Any) -> tuple[str, ...]:
     """Where the pytest plugins in use live (conftests are the user's code).
 
@@ -168,24 +171,40 @@ def _unfrozen(probe: MemoryProbe) -> Iterator[None]:
         gc.freeze()
 
 
-def _sites(
-    before: tracemalloc.Snapshot | None, plugin_files: tuple[str, ...], notes: list[str]
-) -> list[dict[str, Any]]:
-    after = _snapshot()
-    if before is None or after is None:
+def _sites(plugin_files: tuple[str, ...], notes: list[str]) -> list[dict[str, Any]]:
+    """What the traced run left allocated, by user site."""
+    if not tracemalloc.is_tracing():
         notes.append("tracemalloc was not tracing: no allocation sites")
         return []
+    return _ranked(_totals_by_site(plugin_files))
+
+
+def _sites_of_objects(
+    survivors: list[Any],
+    grown: list[tuple[str, tuple[int, ...]]],
+    plugin_files: tuple[str, ...],
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    """Sites from the tracebacks of leaked objects (sizes from ``sys.getsizeof``)."""
+    wanted = {name for name, _ in grown}
     totals: dict[tuple[str, int], list[int]] = {}
-    for stat in after.compare_to(before, "traceback"):
-        if stat.size_diff <= 0:
-            continue
-        site = user_frame(stat.traceback, plugin_files)
+    for obj in [o for o in survivors if type_name(o) in wanted][:SITED_OBJECTS]:
+        traceback = tracemalloc.get_object_traceback(obj)
+        site = user_frame(traceback, plugin_files) if traceback is not None else None
         if site is None:
             continue
         entry = totals.setdefault(site, [0, 0])
-        entry[0] += stat.size_diff
-        entry[1] += stat.count_diff
-    del after, before
+        with contextlib.suppress(Exception):  # a hostile __sizeof__
+            entry[0] += sys.getsizeof(obj)
+        entry[1] += 1
+    if not totals:
+        notes.append(
+            "no allocation site: tracemalloc was started by the test run itself"
+        )
+    return _ranked(totals)
+
+
+def _ranked(totals: dict[tuple[str, int], list[int]]) -> list[dict[str, Any]]:
     ranked = sorted(totals.items(), key=lambda item: -item[1][0])[:TOP_SITES]
     return [
         {
@@ -196,7 +215,56 @@ def _sites(
             "blocks_per_run": count,
         }
         for (filename, lineno), (size, count) in ranked
+        if size > 0
     ]
+
+
+def _totals_by_site(plugin_files: tuple[str, ...]) -> dict[tuple[str, int], list[int]]:
+    """Traced bytes and blocks per user site, now.
+
+    Works on the snapshot's raw traces with a cache per traceback, and looks
+    at ``MAX_TRACES`` of them at most (scaled up): a test that leaks a million
+    objects per run must still be explained in seconds.
+    """
+    snapshot = tracemalloc.take_snapshot()
+    raw = getattr(snapshot.traces, "_traces", None)  # private, since 3.4
+    if raw is None:
+        raw = [
+            (t.domain, t.size, tuple(reversed(t.traceback)), 0) for t in snapshot.traces
+        ]
+    del snapshot
+    step = max(len(raw) // MAX_TRACES, 1)
+    sites: dict[Any, object] = {}
+    totals: dict[tuple[str, int], list[int]] = {}
+    for trace in raw[::step]:
+        frames = trace[2]
+        site = sites.get(frames, _UNSEEN)
+        if site is _UNSEEN:
+            site = sites[frames] = _innermost_user_frame(frames, plugin_files)
+        if isinstance(site, tuple):
+            entry = totals.setdefault(site, [0, 0])
+            entry[0] += trace[1] * step
+            entry[1] += step
+    return totals
+
+
+def _innermost_user_frame(
+    frames: Any, plugin_files: tuple[str, ...]
+) -> tuple[str, int] | None:
+    """``frames`` are raw (filename, lineno) pairs, the most recent first."""
+    for filename, lineno in frames:
+        if _is_user_file(filename, plugin_files):
+            return filename, lineno
+    return None
+
+
+def _is_user_file(filename: str, plugin_files: tuple[str, ...]) -> bool:
+    return not (
+        filename.startswith(_SKIPPED_DIRS)
+        or filename.startswith(plugin_files)
+        or filename.startswith(_STDLIB)
+        or filename.startswith("<")
+    )
 
 
 def user_frame(
@@ -208,14 +276,10 @@ def user_frame(
     and generated code (``<string>``) never count: the site is where the
     test or the code under test called into them.
     """
-    for frame in reversed(list(traceback)):  # oldest first -> innermost first
-        filename = frame.filename
-        if filename.startswith(_SKIPPED_DIRS) or filename.startswith(plugin_files):
-            continue
-        if filename.startswith(_STDLIB) or filename.startswith("<"):
-            continue
-        return filename, frame.lineno
-    return None  # only pytest's and the stdlib's own frames: not the test's
+    innermost_first = [
+        (frame.filename, frame.lineno) for frame in reversed(list(traceback))
+    ]
+    return _innermost_user_frame(innermost_first, plugin_files)
 
 
 def _types(

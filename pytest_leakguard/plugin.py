@@ -56,11 +56,20 @@ class LeakGuardPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Validate every marker before any test runs; a bad one stops the run."""
+        stepped_aside = 0
         for item in items:
             spec = markers.spec_for(item, self.settings)
+            if spec is not None and _rerun_by_rerunfailures(item):
+                stepped_aside += 1
+                continue
             if spec is not None:
                 self.state.validate(item, spec)
                 item.stash[mark_spec_key] = spec
+        if stepped_aside:
+            self.state.notes.append(
+                f"{stepped_aside} tests that pytest-rerunfailures may rerun were not checked "
+                "(both plugins run a test several times; use -p no:rerunfailures to check them)"
+            )
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.settings.resources:
@@ -153,3 +162,15 @@ _PYTEST_SITE = re.compile(r"(?:^|[/\\])(?:_pytest|pluggy)[/\\]")
 
 def _created_by_pytest(site: str | None) -> bool:
     return bool(site and _PYTEST_SITE.search(site))
+
+
+def _rerun_by_rerunfailures(item: pytest.Item) -> bool:
+    """Whether pytest-rerunfailures would take over this item's protocol."""
+    plugin = item.config.pluginmanager.get_plugin("rerunfailures")
+    count = getattr(plugin, "get_reruns_count", None)
+    if count is None:
+        return False
+    try:
+        return bool(count(item))
+    except Exception:  # another version of its API: do not guess
+        return False

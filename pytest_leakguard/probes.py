@@ -16,8 +16,11 @@ itself, so the measuring code does not measure itself.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import tracemalloc
+from collections import _count_elements  # type: ignore[attr-defined]
+from collections.abc import Iterator
 from typing import Any
 
 from .verdict import Sample
@@ -27,6 +30,22 @@ _OWN_MODULE_PREFIX = __name__.rpartition(".")[0]
 # More passes than one catch objects freed by finalizers of the first pass
 # (and PyPy needs several, as pytest's own comment says).
 _MAX_GC_PASSES = 3
+
+
+@contextlib.contextmanager
+def automatic_gc_paused() -> Iterator[None]:
+    """No automatic collection while leakguard walks a large heap.
+
+    The walks allocate many short-lived containers; each would trigger
+    collections that traverse every object the test leaked, again and again.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def collect_garbage() -> None:
@@ -55,8 +74,6 @@ class MemoryProbe:
         the previous run left (reports, fixture requests), and only the first
         replacement after the freeze shows up as new.
         """
-        import objgraph  # noqa: F401 - imported before the freeze, or it would count as new
-
         if tracemalloc.is_tracing():
             self.notes.append(
                 "tracemalloc was already tracing; its frame limit is kept"
@@ -64,7 +81,11 @@ class MemoryProbe:
         else:
             tracemalloc.start(1)
             self._started_tracing = True
-        collect_garbage()
+        # The counting code's first call creates objects once: before the freeze.
+        _count_by_type([self, self.notes, {}])
+        # Young garbage (the previous test's) is collected before the freeze;
+        # a full collection would walk the whole heap for every checked test.
+        gc.collect(1)
         if gc.get_freeze_count() == 0:
             gc.freeze()
             self._froze = True
@@ -94,8 +115,9 @@ class MemoryProbe:
         self._traced_bytes.append(
             (tracemalloc.get_traced_memory()[0] if tracing else 0) - own_before
         )
-        objects = gc.get_objects()
-        by_type = _count_by_type(objects)
+        with automatic_gc_paused():
+            objects = gc.get_objects()
+            by_type = _count_by_type(objects)
         self._objects.append(sum(by_type.values()))
         del objects
         self._by_type.append(by_type)
@@ -110,7 +132,9 @@ class MemoryProbe:
         """Samples so far, the baseline first."""
         return [
             Sample(traced_bytes=b, objects=o, by_type=t)
-            for b, o, t in zip(self._traced_bytes, self._objects, self._by_type, strict=True)
+            for b, o, t in zip(
+                self._traced_bytes, self._objects, self._by_type, strict=True
+            )
         ]
 
     def restart(self) -> None:
@@ -129,9 +153,7 @@ class MemoryProbe:
         if self._froze:
             gc.unfreeze()
             self._froze = False
-        if self._started_tracing and tracemalloc.is_tracing():
-            tracemalloc.stop()
-            self._started_tracing = False
+        self.stop_tracing()
 
     def all_objects(self) -> list[Any]:
         """The whole heap, frozen part included (only to explain a leak)."""
@@ -143,11 +165,19 @@ class MemoryProbe:
         finally:
             gc.freeze()
 
-    def trace_deeper(self, frames: int) -> None:
-        """Restart our tracing with more frames, for allocation sites."""
-        if self._started_tracing:
+    def trace_deeper(self, frames: int) -> bool:
+        """Restart our tracing with more frames (and no traces); False if not ours."""
+        if not self._started_tracing:
+            return False
+        tracemalloc.stop()
+        tracemalloc.start(frames)
+        return True
+
+    def stop_tracing(self) -> None:
+        """Stop the tracing we started (measuring is over)."""
+        if self._started_tracing and tracemalloc.is_tracing():
             tracemalloc.stop()
-            tracemalloc.start(frames)
+        self._started_tracing = False
 
     @property
     def owns_tracing(self) -> bool:
@@ -157,23 +187,35 @@ class MemoryProbe:
 def _count_by_type(objects: list[Any]) -> dict[str, int]:
     """Live objects per qualified type name, the plugin's own left out.
 
-    objgraph's ``typestats`` does the naming; it is handed only the objects
-    created since the freeze, so its cost follows the test.
+    Counting is one C-level pass (``collections``' element counter); only the
+    distinct types are named, in objgraph's ``module.name`` convention.  It
+    is handed only the objects created since the freeze: its cost follows the
+    test.
     """
-    import objgraph  # imported only when a test is measured
+    per_type: dict[type, int] = {}
+    # Counter's own constructor would ask isinstance(..., Mapping), and ABC
+    # caches fill with weak references: objects of ours, counted as new.
+    _count_elements(per_type, map(type, objects))
+    by_type: dict[str, int] = {}
+    for kind, count in per_type.items():
+        name = _name_of_type(kind)
+        if not name.startswith(_OWN_MODULE_PREFIX):
+            by_type[name] = by_type.get(name, 0) + count
+    return by_type
 
-    stats: dict[str, int] = objgraph.typestats(objects=objects, shortnames=False)
-    for name in [n for n in stats if n.startswith(_OWN_MODULE_PREFIX)]:
-        del stats[name]
-    return {_short(name): count for name, count in stats.items()}
+
+def _name_of_type(kind: type) -> str:
+    try:
+        module = kind.__module__
+        name = kind.__name__
+    except Exception:  # a hostile metaclass
+        return "?"
+    return _short(f"{module}.{name}") if isinstance(module, str) else str(name)
 
 
 def type_name(obj: object) -> str:
     """The name ``_count_by_type`` gives the type of ``obj`` (never raises)."""
-    kind = type(obj)
-    module = getattr(kind, "__module__", None)
-    name = kind.__name__
-    return _short(f"{module}.{name}") if module else name
+    return _name_of_type(type(obj))
 
 
 def _short(name: str) -> str:

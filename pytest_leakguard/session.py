@@ -228,15 +228,8 @@ class SessionState:
         if owned is None or self._guard is None:
             return
         scope, opened = owned
-        still = self._guard.new_since(
-            {k: frozenset() for k in opened}, self.settings.settle_time
-        )
-        still = {
-            k: v & opened.get(k, frozenset()) for k, v in still.items() if k in opened
-        }
-        for leak in _as_leaks(
-            self._guard.describe({k: v for k, v in still.items() if v})
-        ):
+        still = self._guard.still_open(opened, self.settings.settle_time)
+        for leak in _as_leaks(self._guard.describe(still)):
             leak["fixture"] = f"{fixturedef.argname} ({scope} scope)"
             leak["summary"] = f"fixture {leak['fixture']} left open: {leak['summary']}"
             self._fixture_leaks.append(leak)

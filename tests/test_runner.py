@@ -37,7 +37,10 @@ def test_runs_warmup_plus_measured_runs_each_with_function_fixtures(
     """Each run sets up and tears down function fixtures; the module fixture stays."""
     leakguard_pytester.makepyfile(COUNTING)
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-s")
+    # RUNS itself grows a little each run: no extra runs for faint growth here.
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-max-runs=4", "-s"
+    )
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*RUNS 6 6 6 1 0*"])
@@ -49,7 +52,7 @@ def test_call_mode_sets_up_once_and_repeats_the_call(
     leakguard_pytester.makepyfile(COUNTING)
 
     result = leakguard_pytester.runpytest_subprocess(
-        "--leakguard", "--leakguard-mode=call", "-s"
+        "--leakguard", "--leakguard-mode=call", "--leakguard-max-runs=4", "-s"
     )
 
     result.assert_outcomes(passed=2)

@@ -15,9 +15,10 @@ something else counts as new.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from . import sites
 from .base import Resource
@@ -61,12 +62,58 @@ def proc_unavailable_reason() -> str | None:
     return None
 
 
+_shared_table: dict[int, FdIdentity] | None = None
+
+
+@contextlib.contextmanager
+def one_fd_table() -> Iterator[None]:
+    """Read the descriptor table once for every checker in one snapshot round.
+
+    The fd, file and socket checkers each need it; reading it three times
+    per snapshot was most of what a resource check costs.
+    """
+    global _shared_table
+    _shared_table = _read_fds()
+    try:
+        yield
+    finally:
+        _shared_table = None
+
+
+class TableKeys:
+    """Keys built from the descriptor table, rebuilt only when the table changed.
+
+    Most tests open and close nothing, so the three descriptor checkers
+    usually answer with the frozenset of their previous call.
+    """
+
+    def __init__(
+        self, build: Callable[[dict[int, FdIdentity]], frozenset[str]]
+    ) -> None:
+        self._build = build
+        self._table: dict[int, FdIdentity] | None = None
+        self._keys: frozenset[str] = frozenset()
+
+    def __call__(self) -> frozenset[str]:
+        table = open_fds()
+        if table != self._table:
+            self._table, self._keys = table, self._build(table)
+        return self._keys
+
+
 def open_fds() -> dict[int, FdIdentity]:
     """Every open descriptor of this process, with its type and identity.
 
     Descriptors that vanish while listing, including the one ``listdir``
     itself used, are skipped; an unreadable ``/proc`` gives an empty table.
+    Inside :func:`one_fd_table`, the table read at its start.
     """
+    if _shared_table is not None:
+        return dict(_shared_table)
+    return _read_fds()
+
+
+def _read_fds() -> dict[int, FdIdentity]:
     try:
         names = os.listdir(FD_DIR)
     except OSError:
@@ -166,13 +213,15 @@ class FdChecker:
 
     def __init__(self) -> None:
         self.unavailable_reason = proc_unavailable_reason()
+        self._keys = TableKeys(
+            lambda table: frozenset(
+                [f"fd:{fd}:{dev}:{ino}" for fd, (_, dev, ino) in table.items()]
+            )
+        )
 
     def snapshot(self) -> frozenset[str]:
         """``fd:<n>:<device>:<inode>`` for every open descriptor."""
-        table = open_fds()
-        return frozenset(
-            [f"fd:{fd}:{dev}:{ino}" for fd, (_, dev, ino) in table.items()]
-        )
+        return self._keys()
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe the descriptors of ``keys`` that are still the same."""

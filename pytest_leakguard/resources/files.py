@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from . import sites
 from .base import Resource
 from .fds import (
+    TableKeys,
     access_mode,
     fd_flags,
     fd_key,
@@ -79,16 +80,19 @@ class FileChecker:
 
     def __init__(self) -> None:
         self.unavailable_reason = proc_unavailable_reason()
+        self._keys = TableKeys(
+            lambda table: frozenset(
+                [
+                    f"file:{fd}:{dev}:{ino}"
+                    for fd, (kind, dev, ino) in table.items()
+                    if kind in FILE_TYPES
+                ]
+            )
+        )
 
     def snapshot(self) -> frozenset[str]:
         """``file:<fd>:<device>:<inode>`` for every regular file or directory."""
-        return frozenset(
-            [
-                f"file:{fd}:{dev}:{ino}"
-                for fd, (kind, dev, ino) in open_fds().items()
-                if kind in FILE_TYPES
-            ]
-        )
+        return self._keys()
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe those of ``keys`` whose descriptor is still the same file."""

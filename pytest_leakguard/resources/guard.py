@@ -77,7 +77,10 @@ class ResourceGuard:
 
     def snapshot(self) -> Snapshot:
         """What every checker sees now; a failing checker is noted and skipped."""
-        return {checker.kind: self._snapshot(checker) for checker in self.checkers}
+        from .fds import one_fd_table
+
+        with one_fd_table():
+            return {checker.kind: self._snapshot(checker) for checker in self.checkers}
 
     def _snapshot(self, checker: ResourceChecker) -> frozenset[str]:
         try:
@@ -125,6 +128,30 @@ class ResourceGuard:
                     self._note(
                         f"resource checker {checker.kind!r} could not uninstall: {exc}"
                     )
+
+    def still_open(
+        self, opened: Snapshot, settle_time: float
+    ) -> dict[str, frozenset[str]]:
+        """Those of ``opened`` still open, after letting stragglers settle."""
+        left = self._intersect(opened, self.snapshot())
+        pause, deadline = _FIRST_PAUSE, time.monotonic() + settle_time
+        while (
+            any(kind not in NEVER_SETTLE for kind in left)
+            and time.monotonic() < deadline
+        ):
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+            pause *= 2
+            left = self._intersect(
+                left, {kind: self._snapshot(self._checker(kind)) for kind in left}
+            )
+        return left
+
+    @staticmethod
+    def _intersect(wanted: Snapshot, current: Snapshot) -> dict[str, frozenset[str]]:
+        both = {
+            kind: keys & current.get(kind, frozenset()) for kind, keys in wanted.items()
+        }
+        return {kind: keys for kind, keys in both.items() if keys}
 
     def describe(self, new: dict[str, frozenset[str]]) -> list[Resource]:
         """Describe the leftovers; an fd that is a leaked socket or file is told once."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from . import sites
 from .base import Resource
-from .fds import fd_of, open_fds, proc_unavailable_reason
+from .fds import TableKeys, fd_of, open_fds, proc_unavailable_reason
 from .files import normalize_path
 
 NET_DIR = "/proc/self/net"
@@ -74,16 +74,19 @@ class SocketChecker:
 
     def __init__(self) -> None:
         self.unavailable_reason = proc_unavailable_reason()
+        self._keys = TableKeys(
+            lambda table: frozenset(
+                [
+                    f"socket:{fd}:{ino}"
+                    for fd, (kind, _, ino) in table.items()
+                    if kind == stat.S_IFSOCK
+                ]
+            )
+        )
 
     def snapshot(self) -> frozenset[str]:
         """``socket:<fd>:<inode>`` for every socket descriptor."""
-        return frozenset(
-            [
-                f"socket:{fd}:{ino}"
-                for fd, (kind, _, ino) in open_fds().items()
-                if kind == stat.S_IFSOCK
-            ]
-        )
+        return self._keys()
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe those of ``keys`` whose descriptor is still the same socket."""

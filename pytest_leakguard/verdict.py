@@ -33,7 +33,6 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-
 # Bytes-only growth under this many times ``min_bytes`` per run is re-judged
 # on more runs before it is called a leak.
 FAINT_FACTOR = 4

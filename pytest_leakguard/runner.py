@@ -97,6 +97,7 @@ class CallDriver(ItemDriver):
         return [call_and_report(item, "setup", log=False)]
 
     def run(self) -> Reports:
+        _reset_per_run_state(self.item, self._user_properties)
         return [call_and_report(self.item, "call", log=False)]
 
     def finish(self, nextitem: pytest.Item | None) -> Reports:

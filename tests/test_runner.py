@@ -52,7 +52,7 @@ def test_call_mode_sets_up_once_and_repeats_the_call(
     leakguard_pytester.makepyfile(COUNTING)
 
     result = leakguard_pytester.runpytest_subprocess(
-        "--leakguard", "--leakguard-mode=call", "-s"
+        "--leakguard", "--leakguard-mode=call", "--leakguard-max-runs=4", "-s"
     )
 
     result.assert_outcomes(passed=2)

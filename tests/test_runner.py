@@ -22,7 +22,7 @@ COUNTING = """
         yield
         RUNS["teardown"] += 1
 
-    @pytest.mark.leakguard(runs=4, warmup=2)
+    @pytest.mark.leakguard(runs=4, warmup=2, max_runs=4)
     def test_counted(module_resource, per_run):
         RUNS["call"] += 1
 
@@ -52,7 +52,7 @@ def test_call_mode_sets_up_once_and_repeats_the_call(
     leakguard_pytester.makepyfile(COUNTING)
 
     result = leakguard_pytester.runpytest_subprocess(
-        "--leakguard", "--leakguard-mode=call", "--leakguard-max-runs=4", "-s"
+        "--leakguard", "--leakguard-mode=call", "-s"
     )
 
     result.assert_outcomes(passed=2)

@@ -95,33 +95,44 @@ def _run_and_judge(
     probe = MemoryProbe()
     # Recording creation sites while measuring would be growth of our own.
     with sites.paused():
+        # The first run is neither traced nor frozen: it sets up broader-scoped
+        # fixtures (a large session fixture is not the test's cost to trace).
+        first = 1 if spec.settings.warmup >= 2 else 0
+        reports, done = run_until(driver, first)
+        if done < first:
+            return _stopped(started + reports, done)
+        del reports
         probe.begin()
         try:
-            return _warm_up_and_measure(driver, spec, probe, started)
+            return _warm_up_and_measure(driver, spec, probe, started, first)
         finally:
             probe.end()
 
 
 def _warm_up_and_measure(
-    driver: ItemDriver, spec: MarkSpec, probe: MemoryProbe, started: Reports
+    driver: ItemDriver,
+    spec: MarkSpec,
+    probe: MemoryProbe,
+    started: Reports,
+    done_before: int,
 ) -> ItemOutcome:
     settings = spec.settings
     after_run = functools.partial(_after_run, probe)
-    # Warm-up runs are traced too: the first traced runs replace blocks
-    # allocated before tracing (dict tables of pytest's own state, say),
-    # and such one-off replacements must happen before the baseline.  The
-    # last warm-up's sample is the baseline, taken like every measured one
-    # (while run_until holds the run's reports).
-    first = max(settings.warmup - 1, 0)
-    reports, done = run_until(driver, first)
-    if done < first:
-        return _stopped(started + reports, done)
+    # The other warm-up runs are traced: the first traced runs replace blocks
+    # allocated before tracing (dict tables of pytest's own state, say), and
+    # such one-off replacements must happen before the baseline.  The last
+    # warm-up's sample is the baseline, taken like every measured one (while
+    # run_until holds the run's reports).
+    traced = max(settings.warmup - done_before - 1, 0)
+    reports, done = run_until(driver, traced)
+    if done < traced:
+        return _stopped(started + reports, done_before + done)
     del reports  # held through the baseline, they would be freed in run 1
     probe.refreeze()  # what the warm-up created once is out of view
-    if settings.warmup:
+    if settings.warmup > done_before:
         reports, done = run_until(driver, 1, after_run)
         if not done:
-            return _stopped(started + reports, first)
+            return _stopped(started + reports, done_before + traced)
         del reports
     else:
         after_run()

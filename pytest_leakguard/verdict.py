@@ -11,14 +11,15 @@ The rule, after CPython's refleak hunter (``Lib/test/libregrtest/refleak.py``):
   the typical (median) growth reaches the threshold: ``[5, 5, 6]`` and
   ``[10, 1, 1]`` (objects) are leaks.
 * **No growth is clean.**  ``[0, 0, 0]``, ``[0, -3, 0]``.
-* **Growth on fewer than half the runs is clean.**  ``[3, 0, 0]`` (one late
-  lazy initialisation), ``[0, 1, 0]`` and ``[8, -8, 1]`` (noise) pass.
+* **Growth on fewer than two runs in three is clean.**  ``[3, 0, 0]`` (one
+  late lazy initialisation), ``[0, 1, 0]``, ``[144, 56, 0, 0, 2200]`` (a dict
+  of pytest's resized once) pass.
 * **Faint growth asks for more runs too.**  Traced bytes that grew on every
   run, but by less than four times the threshold and with no object growth,
   must keep growing over more runs: a few dozen bytes of bookkeeping for a
   handful of runs, ``[208, 352, 64, 64, 64]`` then zeros, is not a leak.
-* **Mixed evidence asks for more runs.**  Growth on half the runs or more, but
-  not on all, is not decided on five runs: the runner measures more runs, up to
+* **Mixed evidence asks for more runs.**  Growth on two runs in three or
+  more, but not on all, is not decided on five runs: the runner measures more runs, up to
   a cap, and calls it a leak only when the growth persists -- at least three
   runs in four grew, and the last third of the runs still grew by the threshold
   per run on average.  So ``[64, 64, 0, 0, 0, 0, 0, 0]`` (a cache that filled)
@@ -122,7 +123,7 @@ def classify(series: Sequence[int], threshold: int) -> Trend:
     if all(d >= 1 for d in series) and statistics.median(series) >= threshold:
         return Trend.GROWING
     grew = sum(1 for d in series if d >= 1)
-    if grew * 2 >= len(series) and any(d >= threshold for d in series):
+    if grew * 3 >= len(series) * 2 and any(d >= threshold for d in series):
         return Trend.MIXED
     return Trend.FLAT
 

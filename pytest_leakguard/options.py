@@ -258,7 +258,7 @@ def non_negative_float(value: object) -> float:
 
 def size(value: object) -> int:
     """Bytes, as ``units.parse_size`` reads them."""
-    return parse_size(value.strip() if isinstance(value, str) else value)
+    return parse_size(value)
 
 
 def mode(value: object) -> str:

@@ -1,0 +1,530 @@
+#!/usr/bin/env python3
+"""Wall-time benchmark of pytest-leakguard against plain pytest and pytest-memray.
+
+    python bench/run.py [--quick] [--reps N] [--json PATH] [--profile] [--keep]
+
+Each figure compares two pytest processes over a throwaway suite written to a
+temporary directory.  Both sides of a comparison load the same plugins (the
+unrelated ones are disabled with ``-p no:...``); only the flag differs, so the
+ratio is what a user pays for switching the check on:
+
+1. memory check: 40 marked tests under ``--leakguard`` (3 warm-up + 5 measured
+   runs each) vs plain pytest running each test 8 times (parametrize), so both
+   sides execute the same test bodies the same number of times;
+2. heap independence: figure 1 with a session-scoped fixture holding 10k, then
+   1M, extra GC-tracked objects; the per-test overhead must not follow the heap;
+3. pytest-memray's ``limit_leaks`` (one tracked run per test) vs plain, for reference;
+4. resource checks: 300 tiny unmarked tests under ``--leakguard`` vs plain.
+
+Configurations are interleaved (A B A B ...) so that machine drift hits both
+sides alike; each is run once unmeasured first (bytecode, page cache), and the
+median of the measured wall times is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import pstats
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RUNS_PER_TEST = 8  # leakguard's default: 3 warm-up + 5 measured runs
+CHECKED_TESTS = 40
+TINY_TESTS = 300
+SMALL_HEAP = 10_000
+LARGE_HEAP = 1_000_000
+TIMEOUT_S = 150
+
+# Plugins installed in the venv that have nothing to do with the measurement;
+# each costs import time at startup and hook calls per test.
+UNRELATED_PLUGINS = (
+    "randomly",
+    "asyncio",
+    "xdist",
+    "xdist.looponfail",
+    "rerunfailures",
+    "repeat",
+    "hypothesispytest",
+    "platformdirs",
+)
+BASE_ARGS = ("-m", "pytest", "-p", "no:cacheprovider", "-q")
+
+
+# --------------------------------------------------------------------------- suites
+
+CONFTEST_HEAP = '''\
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ballast():
+    """{n} live GC-tracked objects: a dict and a list per entry."""
+    heap = [{{"i": i, "tags": [i]}} for i in range({n} // 2)]
+    yield heap
+'''
+
+CHECKED_MODULES: dict[str, str] = {
+    "test_dicts.py": """\
+def test_build_dicts_{i}({args}):
+    rows = [{{"id": n, "name": f"user-{{n}}", "tags": ["a", "b"]}} for n in range({size})]
+    index = {{row["id"]: row for row in rows}}
+    by_tag = {{}}
+    for row in rows:
+        for tag in row["tags"]:
+            by_tag.setdefault(tag, []).append(row["id"])
+    assert len(index) == {size} and len(by_tag["a"]) == {size}
+""",
+    "test_json.py": """\
+def test_json_roundtrip_{i}({args}):
+    payload = {{"items": [{{"k": n, "v": [n, n * 2], "s": str(n)}} for n in range({size})]}}
+    text = json.dumps(payload, sort_keys=True)
+    assert json.loads(text) == payload
+""",
+    "test_class.py": """\
+def test_small_class_{i}({args}):
+    points = [Point(n, n + 1) for n in range({size})]
+    total = sum(p.norm1() for p in points)
+    assert total == sum(2 * n + 1 for n in range({size}))
+    assert repr(points[-1]).startswith("Point(")
+""",
+    "test_format.py": """\
+def test_string_format_{i}({args}):
+    lines = ["{{:>8}} | {{:<12}} | {{:.2f}}".format(n, f"name{{n}}", n / 3) for n in range({size})]
+    text = "\\n".join(lines)
+    assert text.count("|") == 2 * {size} and text.upper() != text
+""",
+}
+
+MODULE_HEADERS: dict[str, str] = {
+    "test_json.py": "import json\n",
+    "test_class.py": """\
+class Point:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def norm1(self):
+        return abs(self.x) + abs(self.y)
+
+    def __repr__(self):
+        return f"Point({self.x}, {self.y})"
+""",
+}
+
+TINY_BODIES = (
+    "    assert {i} + 1 == {j}\n",
+    "    assert str({i}).zfill(4).endswith(str({i}))\n",
+    "    assert len([{i}, {j}]) == 2\n",
+    '    assert {{"k": {i}}}["k"] == {i}\n',
+)
+
+
+def write_checked_suite(root: Path, *, repeat: int, marker: str, heap: int) -> Path:
+    """Write the 40 realistic tests, each run ``repeat`` times by parametrize.
+
+    ``repeat == 1`` is the leakguard side (the plugin repeats); ``repeat == 8``
+    is the plain side, doing the same work through pytest itself.
+    """
+    root.mkdir(parents=True)
+    (root / "pytest.ini").write_text("[pytest]\n")  # pins rootdir; no repo config
+    if heap:
+        (root / "conftest.py").write_text(CONFTEST_HEAP.format(n=heap))
+    per_module = CHECKED_TESTS // len(CHECKED_MODULES)
+    for name, template in CHECKED_MODULES.items():
+        parts = ["import pytest\n", MODULE_HEADERS.get(name, ""), "\n"]
+        for i in range(per_module):
+            if marker:
+                parts.append(f"@pytest.mark.{marker}\n")
+            if repeat > 1:
+                parts.append(f'@pytest.mark.parametrize("_rep", range({repeat}))\n')
+            args = "_rep" if repeat > 1 else ""
+            parts.append(template.format(i=i, args=args, size=20 + 15 * i) + "\n\n")
+        (root / name).write_text("".join(parts))
+    return root
+
+
+def write_tiny_suite(root: Path) -> Path:
+    """Write 300 unmarked tests whose bodies cost next to nothing.
+
+    Their run time is pytest's own per-test cost, so any per-test work of the
+    resource check shows at full magnification.
+    """
+    root.mkdir(parents=True)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    per_module = 30
+    for m in range(TINY_TESTS // per_module):
+        parts = []
+        for k in range(per_module):
+            i = m * per_module + k
+            body = TINY_BODIES[i % len(TINY_BODIES)].format(i=i, j=i + 1)
+            parts.append(f"def test_tiny_{i}():\n{body}\n\n")
+        (root / f"test_tiny_{m:02d}.py").write_text("".join(parts))
+    return root
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class Config:
+    """One pytest invocation: where it runs, its flags, how many tests must pass."""
+
+    key: str
+    cwd: Path
+    flags: tuple[str, ...]
+    passed: int
+
+    def argv(self) -> list[str]:
+        return [sys.executable, *BASE_ARGS, *self.flags]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two configurations that differ only in the check being switched on."""
+
+    name: str
+    baseline: Config
+    checked: Config
+    tests: int
+    target: str
+
+
+def plugin_flags(*, memray: bool) -> tuple[str, ...]:
+    """``-p no:...`` for the unrelated plugins; memray stays only where it is compared."""
+    names = UNRELATED_PLUGINS if memray else (*UNRELATED_PLUGINS, "memray")
+    return tuple(arg for name in names for arg in ("-p", f"no:{name}"))
+
+
+def clean_env(pycache: Path) -> dict[str, str]:
+    """The caller's environment minus what would change the inner pytest's config.
+
+    Bytecode is cached (in ``pycache``, outside the repo) as on a developer's
+    machine: with ``PYTHONDONTWRITEBYTECODE`` every run would recompile the
+    plugin and re-rewrite the test modules, a fixed cost that flatters ratios.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    for name in ("PYTHONWARNINGS", "PYTHONDONTWRITEBYTECODE"):
+        env.pop(name, None)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+def run_once(config: Config, env: dict[str, str]) -> float:
+    """Run one inner pytest and return its wall time; a failed run aborts the bench."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        config.argv(),
+        cwd=config.cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0 or f"{config.passed} passed" not in proc.stdout:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        sys.exit(
+            f"{config.key}: exit {proc.returncode}, expected "
+            f"'{config.passed} passed'\n$ {shlex.join(config.argv())}\n{tail}"
+        )
+    return elapsed
+
+
+def measure(
+    configs: list[Config], reps: int, env: dict[str, str]
+) -> dict[str, list[float]]:
+    """Time every configuration ``reps`` times, interleaved, after one unmeasured run."""
+    for config in configs:
+        run_once(config, env)
+    times: dict[str, list[float]] = {c.key: [] for c in configs}
+    for rep in range(reps):
+        for config in configs:
+            times[config.key].append(run_once(config, env))
+        print(f"  rep {rep + 1}/{reps} done", file=sys.stderr, flush=True)
+    return times
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def build(tmp: Path) -> list[Comparison]:
+    """Write every suite and pair up the configurations of the four figures."""
+    lg, mem = plugin_flags(memray=False), plugin_flags(memray=True)
+    n = CHECKED_TESTS
+    x8 = n * RUNS_PER_TEST
+    runs = ("--leakguard-warmup=3", f"--leakguard-runs={RUNS_PER_TEST - 3}")
+    comparisons = []
+    for label, heap in (("", 0), ("10k", SMALL_HEAP), ("1M", LARGE_HEAP)):
+        once = write_checked_suite(
+            tmp / f"checked{label}", repeat=1, marker="leakguard", heap=heap
+        )
+        many = write_checked_suite(
+            tmp / f"plain8{label}", repeat=RUNS_PER_TEST, marker="leakguard", heap=heap
+        )
+        name = f"2 heap +{label} objects" if label else "1 memory check (40 x 8 runs)"
+        target = "<= 1.3x" if not label else "-"
+        comparisons.append(
+            Comparison(
+                name=name,
+                baseline=Config(f"plain8{label}", many, lg, x8),
+                checked=Config(
+                    f"leakguard{label}", once, (*lg, "--leakguard", *runs), n
+                ),
+                tests=n,
+                target=target,
+            )
+        )
+    plain1 = write_checked_suite(tmp / "plain1", repeat=1, marker="", heap=0)
+    memray = write_checked_suite(
+        tmp / "memray", repeat=1, marker='limit_leaks("1 MB")', heap=0
+    )
+    comparisons.append(
+        Comparison(
+            name="3 memray limit_leaks (40 x 1 run)",
+            baseline=Config("memray-plain1", plain1, mem, n),
+            checked=Config("memray", memray, (*mem, "--memray"), n),
+            tests=n,
+            target="ref",
+        )
+    )
+    tiny = write_tiny_suite(tmp / "tiny")
+    comparisons.append(
+        Comparison(
+            name="4 resource checks (300 tiny)",
+            baseline=Config("tiny-plain", tiny, lg, TINY_TESTS),
+            checked=Config("tiny-leakguard", tiny, (*lg, "--leakguard"), TINY_TESTS),
+            tests=TINY_TESTS,
+            target="<= 1.10x",
+        )
+    )
+    return comparisons
+
+
+# --------------------------------------------------------------------------- report
+
+
+def figures(
+    comparisons: list[Comparison], times: dict[str, list[float]]
+) -> list[dict[str, Any]]:
+    """Medians, ratios and per-test overheads, plus the derived heap figure."""
+    rows: list[dict[str, Any]] = []
+    for comp in comparisons:
+        base = statistics.median(times[comp.baseline.key])
+        checked = statistics.median(times[comp.checked.key])
+        ratio = checked / base
+        rows.append(
+            {
+                "name": comp.name,
+                "baseline_s": base,
+                "checked_s": checked,
+                "ratio": ratio,
+                "overhead_ms_per_test": (checked - base) / comp.tests * 1e3,
+                "target": comp.target,
+                "met": {"<= 1.3x": ratio <= 1.3, "<= 1.10x": ratio <= 1.10}.get(
+                    comp.target
+                ),
+            }
+        )
+    small, large = (
+        next(r for r in rows if r["name"].startswith(f"2 heap +{h}"))
+        for h in ("10k", "1M")
+    )
+    heap_ratio = large["overhead_ms_per_test"] / small["overhead_ms_per_test"]
+    rows.insert(
+        3,
+        {
+            "name": "2 heap: overhead 1M / 10k",
+            "baseline_s": None,
+            "checked_s": None,
+            "ratio": heap_ratio,
+            "overhead_ms_per_test": None,
+            "target": "<= 1.5x",
+            "met": heap_ratio <= 1.5,
+        },
+    )
+    return rows
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """Format a figure, or a right-aligned dash where a row has none."""
+    width = int(spec.split(".")[0])
+    return "-".rjust(width) if value is None else format(value, spec)
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    """One table, baseline and checked side by side; the ratio column is the verdict."""
+    header = (
+        f"{'figure':<34} {'plain s':>8} {'checked s':>9} {'ratio':>7} "
+        f"{'ms/test':>8} {'target':>8} {'met':>4}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        met = {True: "yes", False: "NO", None: ""}[r["met"]]
+        print(
+            f"{r['name']:<34} {fmt(r['baseline_s'], '8.3f')} "
+            f"{fmt(r['checked_s'], '9.3f')} {fmt(r['ratio'], '6.2f')}x "
+            f"{fmt(r['overhead_ms_per_test'], '8.2f')} {r['target']:>8} {met:>4}"
+        )
+    print(
+        "ms/test = (checked - plain) / tests, over all 8 runs of a checked test; "
+        "memray's is over its single run."
+    )
+
+
+def nproc() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def environment() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "nproc": str(nproc())}
+    if hasattr(os, "getloadavg"):  # a busy machine explains a noisy table
+        versions["load"] = f"{os.getloadavg()[0]:.1f}"
+    for dist in ("pytest", "pytest-leakguard", "pytest-memray", "memray"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "missing"
+    return versions
+
+
+def print_commands(comparisons: list[Comparison]) -> None:
+    """The exact inner commands, so any figure can be reproduced by hand."""
+    print(
+        "\nCommands (cwd = suite dir under the temp root; env: PYTEST_* and "
+        "PYTHONDONTWRITEBYTECODE unset, PYTHONPYCACHEPREFIX=<temp root>/pycache):"
+    )
+    for comp in comparisons:
+        for config in (comp.baseline, comp.checked):
+            argv = ["python", *config.argv()[1:]]
+            print(f"  [{config.key}] (cd {config.cwd.name}) {shlex.join(argv)}")
+
+
+def profile(config: Config, out: Path, env: dict[str, str], top: int = 14) -> None:
+    """cProfile one inner run and print where the plugin's time goes.
+
+    Only run on request: profiling roughly doubles the time of the run it covers.
+    """
+    argv = [sys.executable, "-m", "cProfile", "-o", str(out), *config.argv()[1:]]
+    subprocess.run(
+        argv,
+        cwd=config.cwd,
+        env=env,
+        capture_output=True,
+        timeout=TIMEOUT_S * 2,
+        check=False,
+    )
+    stats = pstats.Stats(str(out))
+    entries = stats.stats  # type: ignore[attr-defined]  # {(file, line, func): (cc, nc, tt, ct, callers)}
+    total = max(ct for _, _, _, ct, _ in entries.values())
+    print(f"\nProfile of [{config.key}] ({total:.2f} s profiled):")
+    print("  top by own time (any code):")
+    for (file, line, func), (_, nc, tt, ct, _) in sorted(
+        entries.items(), key=lambda kv: -kv[1][2]
+    )[:top]:
+        print(
+            f"    {tt:7.3f}s own {ct:7.3f}s cum {nc:>8} calls  {short(file)}:{line} {func}"
+        )
+    print("  top pytest_leakguard functions by cumulative time:")
+    own = [(k, v) for k, v in entries.items() if "pytest_leakguard" in k[0]]
+    for (file, line, func), (_, nc, tt, ct, _) in sorted(own, key=lambda kv: -kv[1][3])[
+        :top
+    ]:
+        print(
+            f"    {ct:7.3f}s cum {tt:7.3f}s own {nc:>8} calls  {short(file)}:{line} {func}"
+        )
+
+
+def short(file: str) -> str:
+    marker = "pytest_leakguard"
+    return file[file.index(marker) :] if marker in file else Path(file).name
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke mode: 1 repetition")
+    parser.add_argument(
+        "--reps", type=int, help="repetitions per configuration (default 5)"
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also dump the figures"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile one leakguard run of figures 1, 2 (1M) and 4",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the generated suites")
+    args = parser.parse_args(argv)
+    if args.reps is None:
+        args.reps = 1 if args.quick else 5
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="leakguard-bench-"))
+    try:
+        comparisons = build(tmp)
+        configs = [c for comp in comparisons for c in (comp.baseline, comp.checked)]
+        versions = environment()
+        print("  ".join(f"{k} {v}" for k, v in versions.items()))
+        print(
+            f"{args.reps} repetition(s) per configuration, median wall time, "
+            f"{len(configs)} configurations interleaved\n",
+            flush=True,
+        )
+        start = time.perf_counter()
+        env = clean_env(tmp / "pycache")
+        times = measure(configs, args.reps, env)
+        rows = figures(comparisons, times)
+        print_table(rows)
+        print_commands(comparisons)
+        print(f"\nbench wall time {time.perf_counter() - start:.1f} s")
+        if args.json:
+            commands = {
+                c.key: {"cwd": c.cwd.name, "argv": c.argv()[1:]} for c in configs
+            }
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "environment": versions,
+                        "reps": args.reps,
+                        "figures": rows,
+                        "times_s": times,
+                        "commands": commands,
+                    },
+                    indent=2,
+                )
+            )
+        if args.profile:
+            by_key = {c.key: c for c in configs}
+            for key in ("leakguard", "leakguard1M", "tiny-leakguard"):
+                profile(by_key[key], tmp / f"{key}.prof", env)
+    finally:
+        if args.keep:
+            print(f"suites kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

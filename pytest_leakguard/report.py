@@ -76,9 +76,9 @@ def verdict_line(result: dict[str, Any]) -> str:
         bytes_part = format_size(_typical(memory["bytes_per_run"]))
         objects = _typical(memory["objects_per_run"])
         if "objects" in kinds:
-            runs = " ".join(_signed(d) for d in memory["objects_per_run"])
+            runs = _runs_text([_signed(d) for d in memory["objects_per_run"]])
         else:
-            runs = " ".join(_signed_size(d) for d in memory["bytes_per_run"])
+            runs = _runs_text([_signed_size(d) for d in memory["bytes_per_run"]])
         parts.append(f"{bytes_part} and {objects} objects per run (runs: {runs})")
     resources = [leak for leak in result["leaks"] if leak["kind"] not in _NOT_RESOURCES]
     if resources:
@@ -194,6 +194,13 @@ def _count_resources(resources: list[dict[str, Any]]) -> str:
     for leak in resources:
         counts[leak["kind"]] = counts.get(leak["kind"], 0) + leak.get("count", 1)
     return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) + " left open"
+
+
+def _runs_text(values: list[str], shown: int = 6) -> str:
+    """All the runs when few, else the first and last ones (the section has all)."""
+    if len(values) <= shown:
+        return " ".join(values)
+    return " ".join([*values[:3], f"... {len(values) - 5} more ...", *values[-2:]])
 
 
 def _typical(series: Sequence[int]) -> int:

@@ -95,21 +95,29 @@ class ResourceGuard:
         self, before: Snapshot, settle_time: float
     ) -> dict[str, frozenset[str]]:
         """Identities that appeared since ``before`` and stayed, after settling."""
-        new = self._diff(before, self.snapshot())
+        return self._settled(self._diff(before, self.snapshot()), settle_time)
+
+    def still_open(
+        self, opened: Snapshot, settle_time: float
+    ) -> dict[str, frozenset[str]]:
+        """Those of ``opened`` still open, after letting stragglers settle."""
+        return self._settled(self._intersect(opened, self.snapshot()), settle_time)
+
+    def _settled(
+        self, left: dict[str, frozenset[str]], settle_time: float
+    ) -> dict[str, frozenset[str]]:
+        """Re-check ``left`` with growing pauses until it is gone or time is up."""
         pause, deadline = _FIRST_PAUSE, time.monotonic() + settle_time
         while (
-            any(kind not in NEVER_SETTLE for kind in new)
+            any(kind not in NEVER_SETTLE for kind in left)
             and time.monotonic() < deadline
         ):
             time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
             pause *= 2
-            current = {kind: self._snapshot(self._checker(kind)) for kind in new}
-            new = {
-                kind: keys & current[kind]
-                for kind, keys in new.items()
-                if keys & current[kind]
-            }
-        return new
+            left = self._intersect(
+                left, {kind: self._snapshot(self._checker(kind)) for kind in left}
+            )
+        return left
 
     def install(self) -> None:
         """Let checkers that wrap a registration function put their wrapper in."""
@@ -128,23 +136,6 @@ class ResourceGuard:
                     self._note(
                         f"resource checker {checker.kind!r} could not uninstall: {exc}"
                     )
-
-    def still_open(
-        self, opened: Snapshot, settle_time: float
-    ) -> dict[str, frozenset[str]]:
-        """Those of ``opened`` still open, after letting stragglers settle."""
-        left = self._intersect(opened, self.snapshot())
-        pause, deadline = _FIRST_PAUSE, time.monotonic() + settle_time
-        while (
-            any(kind not in NEVER_SETTLE for kind in left)
-            and time.monotonic() < deadline
-        ):
-            time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
-            pause *= 2
-            left = self._intersect(
-                left, {kind: self._snapshot(self._checker(kind)) for kind in left}
-            )
-        return left
 
     @staticmethod
     def _intersect(wanted: Snapshot, current: Snapshot) -> dict[str, frozenset[str]]:

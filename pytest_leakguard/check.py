@@ -6,7 +6,6 @@ returns plain data: the reports to log once, and a JSON-able outcome.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import gc
@@ -22,11 +21,10 @@ from .caches import clear_interpreter_caches
 from .markers import MarkSpec
 from .probes import MemoryProbe, automatic_gc_paused
 from .resources import sites
-from .resources.unclosed import capture_resource_warnings
 from .runner import (
     ItemDriver,
     Reports,
-    capturing_warnings,
+    logged_during_runs_key,
     make_driver,
     passed,
     run_until,
@@ -50,7 +48,9 @@ class ItemOutcome:
     reports: Reports
     memory: dict[str, Any] | None = None
     not_repeatable: int | None = None
-    resource_warnings: list[Any] = field(default_factory=list)
+    subtests: bool = False
+    unclosed: list[Any] = field(default_factory=list)
+    unclosed_count: int = 0
     runs_done: int = 0
 
 
@@ -59,28 +59,22 @@ def check_item(
 ) -> ItemOutcome:
     """Run ``item`` as ``spec`` says; never log anything."""
     settings = spec.settings
-    driver = make_driver(item, settings.mode if spec.repeat else "item")
-    unclosed: contextlib.AbstractContextManager[list[Any]] = (
-        capture_resource_warnings()
-        if settings.resources
-        else contextlib.nullcontext([])
+    driver = make_driver(
+        item, settings.mode if spec.repeat else "item", settings.resources
     )
-    with capturing_warnings() as captured, unclosed as resource_warnings:
-        outcome = _run_and_judge(driver, spec, nextitem)
-        closing = driver.finish(nextitem) if spec.repeat else []
-        if (
-            closing
-        ):  # a broader fixture failed to tear down: that is the teardown report
-            outcome.reports = [
-                r for r in outcome.reports if r.when != "teardown"
-            ] + closing
-        if settings.resources:
+    outcome = _run_and_judge(driver, spec, nextitem)
+    closing = driver.finish(nextitem) if spec.repeat else []
+    if closing:  # a broader fixture failed to tear down: that is the teardown report
+        outcome.reports = [r for r in outcome.reports if r.when != "teardown"] + closing
+    if settings.resources:
+        with driver.warnings.capture():
             # Objects dropped without close and caught in young cycles warn now,
             # while the test is still the one to blame (the old generation would
             # cost a walk of the whole heap per test).
             gc.collect(1)
-    outcome.resource_warnings = list(resource_warnings)
-    captured.replay()
+    outcome.unclosed = driver.warnings.unclosed
+    outcome.unclosed_count = driver.warnings.unclosed_count
+    driver.warnings.replay()
     return outcome
 
 
@@ -97,11 +91,15 @@ def _run_and_judge(
     with sites.paused():
         # The first run is neither traced nor frozen: it sets up broader-scoped
         # fixtures (a large session fixture is not the test's cost to trace).
-        first = 1 if spec.settings.warmup >= 2 else 0
-        reports, done = run_until(driver, first)
-        if done < first:
+        reports, done = run_until(driver, 1)
+        if not done:
             return _stopped(started + reports, done)
+        if driver.item.stash.get(logged_during_runs_key, False):
+            # Subtests log their reports during the run: repeating it would
+            # log them again each time, and that bookkeeping would look leaky.
+            return ItemOutcome(reports=started + reports, runs_done=1, subtests=True)
         del reports
+        first = 1
         probe.begin()
         try:
             return _warm_up_and_measure(driver, spec, probe, started, first)
@@ -237,7 +235,9 @@ def _fill_bounded_caches(
     """
     with automatic_gc_paused():
         before = bounded.snapshot(probe)
-    _, done = run_until(driver, 1)
+    # Caches leakguard itself clears between runs (typing's) refill in every
+    # run: both snapshots are taken after clearing them.
+    _, done = run_until(driver, 1, clear_interpreter_caches)
     with automatic_gc_paused():
         after = bounded.snapshot(probe)
     growing = bounded.growing(before, after)

@@ -17,7 +17,7 @@ from . import hookspecs, markers, options
 from . import report as reporting
 from .budget import measuring_peak
 from .options import Settings
-from .runner import note_fixture_setup
+from .runner import logged_during_runs_key, note_fixture_setup
 
 # On Item.stash: how the item is checked (absent: not checked).
 mark_spec_key = pytest.StashKey["markers.MarkSpec"]()
@@ -133,6 +133,12 @@ class LeakGuardPlugin:
         return None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        current = self.state.current
+        if current is not None and report.nodeid == current.nodeid:
+            # Logged from inside a run (subtests): every repetition would log
+            # its reports again, and pytest would keep them all.
+            current.stash[logged_during_runs_key] = True
+            return
         self.state.record(report)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -8,13 +8,13 @@ logged, so every reporter sees the test once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,7 +23,13 @@ import pytest
 # the same two functions).
 from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 
+if TYPE_CHECKING:
+    from .resources import Resource
+
 Reports = list[pytest.TestReport]
+
+# On Item.stash: reports were logged while the item ran (subtests do that).
+logged_during_runs_key = pytest.StashKey[bool]()
 
 # Broader-scoped fixture definitions seen being set up (weakly: pytest owns them).
 _BROADER_FIXTUREDEFS: weakref.WeakSet[pytest.FixtureDef[Any]] = weakref.WeakSet()
@@ -42,9 +48,10 @@ class ItemDriver:
     fixtures stay set up, as they would for the next test in the same module.
     """
 
-    def __init__(self, item: pytest.Item) -> None:
+    def __init__(self, item: pytest.Item, resources: bool = False) -> None:
         self.item = item
         self._user_properties = list(item.user_properties)
+        self.warnings = HeldWarnings(resources)
 
     def start(self) -> Reports:
         return []
@@ -54,13 +61,15 @@ class ItemDriver:
         parent = self.item.parent
         # nextitem is only used for its listchain(); the parent's chain keeps
         # every broader scope set up and tears down the item alone.
-        reports = runtestprotocol(self.item, nextitem=parent, log=False)  # type: ignore[arg-type]
+        with self.warnings.capture():
+            reports = runtestprotocol(self.item, nextitem=parent, log=False)  # type: ignore[arg-type]
         _prune_stale_finalizers(self.item)
         return reports
 
     def run_once(self, nextitem: pytest.Item | None) -> Reports:
         """The single run of a test that is not repeated: pytest's own protocol."""
-        return runtestprotocol(self.item, nextitem=nextitem, log=False)
+        with self.warnings.capture():
+            return runtestprotocol(self.item, nextitem=nextitem, log=False)
 
     def finish(self, nextitem: pytest.Item | None) -> Reports:
         """Tear down the broader scopes that the next item does not share.
@@ -76,11 +85,12 @@ class ItemDriver:
         stack = list(setupstate.stack)
         if stack == needed[: len(stack)]:
             return []
-        call = CallInfo.from_call(
-            lambda: setupstate.teardown_exact(nextitem),
-            when="teardown",
-            reraise=(pytest.exit.Exception, KeyboardInterrupt),
-        )
+        with self.warnings.capture():
+            call = CallInfo.from_call(
+                lambda: setupstate.teardown_exact(nextitem),
+                when="teardown",
+                reraise=(pytest.exit.Exception, KeyboardInterrupt),
+            )
         if call.excinfo is None:
             return []
         return [item.ihook.pytest_runtest_makereport(item=item, call=call)]
@@ -94,25 +104,28 @@ class CallDriver(ItemDriver):
         # Private: runtestprotocol creates the fixture request this way.
         if hasattr(item, "_request") and not item._request:
             item._initrequest()  # type: ignore[attr-defined]
-        return [call_and_report(item, "setup", log=False)]
+        with self.warnings.capture():
+            return [call_and_report(item, "setup", log=False)]
 
     def run(self) -> Reports:
         _reset_per_run_state(self.item, self._user_properties)
-        return [call_and_report(self.item, "call", log=False)]
+        with self.warnings.capture():
+            return [call_and_report(self.item, "call", log=False)]
 
     def finish(self, nextitem: pytest.Item | None) -> Reports:
         item = self.item
-        report = call_and_report(item, "teardown", log=False, nextitem=nextitem)
+        with self.warnings.capture():
+            report = call_and_report(item, "teardown", log=False, nextitem=nextitem)
         if hasattr(item, "_request"):
             item._request = False  # as runtestprotocol does after teardown
             item.funcargs = None  # type: ignore[attr-defined]
         return [report]
 
 
-def make_driver(item: pytest.Item, mode: str) -> ItemDriver:
+def make_driver(item: pytest.Item, mode: str, resources: bool = False) -> ItemDriver:
     if mode == "call" and hasattr(item, "_request"):
-        return CallDriver(item)
-    return ItemDriver(item)
+        return CallDriver(item, resources)
+    return ItemDriver(item, resources)
 
 
 def _prune_stale_finalizers(item: pytest.Item) -> None:
@@ -169,41 +182,62 @@ def _reset_per_run_state(
     item.user_properties = list(user_properties)
 
 
-@dataclass
-class CapturedWarnings:
-    """Warnings of the runs, held back so that a repeated test warns once."""
+class HeldWarnings:
+    """The warnings of a test's runs, held back so that it warns once.
 
-    records: list[warnings.WarningMessage] = field(default_factory=list)
+    Each run is captured on its own, and only the first warning of each kind
+    and place is kept: a test that warns on every run must not make the held
+    list grow, or the list would look like the test's leak.  ResourceWarnings
+    (when resources are checked) are described at once and their records,
+    which hold the dying objects, dropped.
+    """
+
+    def __init__(self, resources: bool) -> None:
+        self.resources = resources
+        self.unclosed: list[Resource] = []
+        self.unclosed_count = 0
+        self._held: dict[tuple[Any, str, int], warnings.WarningMessage] = {}
+
+    @contextmanager
+    def capture(self) -> Iterator[None]:
+        """Record one phase's warnings (filters kept: ``-W error`` still raises)."""
+        from .resources.unclosed import (
+            capture_resource_warnings,
+            describe_resource_warning,
+        )
+
+        unclosed: contextlib.AbstractContextManager[list[Any]] = (
+            capture_resource_warnings()
+            if self.resources
+            else contextlib.nullcontext([])
+        )
+        with warnings.catch_warnings(record=True) as records, unclosed as dropped:
+            try:
+                yield
+            finally:
+                for record in records:
+                    self._held.setdefault(
+                        (record.category, record.filename, record.lineno), record
+                    )
+                records.clear()
+                self.unclosed_count += len(dropped)
+                if dropped and not self.unclosed:
+                    self.unclosed = [
+                        describe_resource_warning(record) for record in dropped
+                    ]
+                dropped.clear()
 
     def replay(self) -> None:
-        """Re-issue the held-back warnings to pytest, each distinct one once."""
-        seen = set()
-        for record in self.records:
-            key = (record.category, str(record.message), record.filename, record.lineno)
-            if key not in seen:
-                seen.add(key)
-                warnings.warn_explicit(
-                    record.message,
-                    record.category,
-                    record.filename,
-                    record.lineno,
-                    source=record.source,
-                )
-        self.records = []
-
-
-@contextmanager
-def capturing_warnings() -> Iterator[CapturedWarnings]:
-    """Record every warning of the runs, to be replayed once afterwards.
-
-    The current filters are kept, so ``-W error`` still raises inside the test.
-    """
-    captured = CapturedWarnings()
-    with warnings.catch_warnings(record=True) as records:
-        try:
-            yield captured
-        finally:
-            captured.records = list(records)
+        """Re-issue the held warnings to pytest's own capture, once each."""
+        held, self._held = list(self._held.values()), {}
+        for record in held:
+            warnings.warn_explicit(
+                record.message,
+                record.category,
+                record.filename,
+                record.lineno,
+                source=record.source,
+            )
 
 
 def run_until(

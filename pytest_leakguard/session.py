@@ -7,6 +7,7 @@ pytest-xdist controller builds them from its workers' reports.
 
 from __future__ import annotations
 
+import gc
 import linecache
 import os
 import threading
@@ -48,6 +49,7 @@ class SessionState:
         self._fixture_leaks: list[dict[str, Any]] = []
         self._current: pytest.Item | None = None
         self.baseline = _load_baseline(settings)
+        self.not_repeated_subtests = 0
 
     @property
     def guard(self) -> ResourceGuard:
@@ -76,6 +78,11 @@ class SessionState:
                 raise pytest.UsageError(str(exc)) from None
         return self._allow_rules[lines]
 
+    @property
+    def current(self) -> pytest.Item | None:
+        """The item being checked right now, if any."""
+        return self._current
+
     def validate(self, item: pytest.Item, spec: MarkSpec) -> None:
         """Reject a bad allow entry before any test runs (a usage error)."""
         if spec.settings.allow and spec.resources:
@@ -100,6 +107,7 @@ class SessionState:
             finally:
                 self._current = None
             ok = all(r.passed for r in outcome.reports)
+            self.not_repeated_subtests += outcome.subtests
             try:
                 leaks = self._leaks_besides_memory(
                     item, nextitem, spec, guard, before, outcome, ok
@@ -113,7 +121,6 @@ class SessionState:
             if guard is not None:
                 sites.stop_recording()
             budget.take_peak(item)
-        outcome.resource_warnings = []  # they hold the dying objects
         result = reporting.build_result(outcome.memory, leaks, outcome.not_repeatable)
         result["checked"] = ok and (guard is not None or outcome.memory is not None)
         marking.classify(
@@ -134,9 +141,7 @@ class SessionState:
         """Resources left open, fixtures' leftovers, and a peak over budget."""
         leaks: list[dict[str, Any]] = []
         if guard is not None and before is not None and ok:
-            leaks = self._resources_left(
-                item, spec, guard, before, outcome.resource_warnings
-            )
+            leaks = self._resources_left(item, spec, guard, before, outcome.unclosed)
         leaks += self._take_fixture_leaks()
         peak = budget.take_peak(item)
         limit = spec.settings.max_memory
@@ -187,6 +192,12 @@ class SessionState:
         warnings: list[Any],
     ) -> list[dict[str, Any]]:
         new = guard.new_since(before, spec.settings.settle_time)
+        if new:
+            # Only now, with leftovers to report, is a full collection worth
+            # it: an unreachable connection in an old cycle closes here (and
+            # warns, if the interpreter warns about it).
+            new, late = _after_full_collection(guard, before)
+            warnings = [*warnings, *late]
         for _scope, owned in self._fixture_owned.values():
             new = {
                 kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()
@@ -197,7 +208,7 @@ class SessionState:
         # the test started and left running is reported itself.
         others = _other_live_threads()
         found = [r for r in found if r.thread is None or r.thread not in others]
-        found += _describe_warnings(warnings)
+        found += warnings
         rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
         hook = item.ihook.pytest_leakguard_ignore_resource
         kept = filter_allowed(found, rules, lambda r: bool(hook(resource=r, item=item)))
@@ -317,6 +328,18 @@ def _load_baseline(settings: Settings) -> baselines.Baseline | None:
         raise pytest.UsageError(str(exc)) from None
 
 
+def _after_full_collection(
+    guard: ResourceGuard, before: Snapshot
+) -> tuple[dict[str, frozenset[str]], list[Resource]]:
+    from .resources.unclosed import capture_resource_warnings, describe_resource_warning
+
+    with capture_resource_warnings() as dropped:
+        gc.collect()
+    late = [describe_resource_warning(record) for record in dropped]
+    dropped.clear()
+    return guard.new_since(before, 0.0), late
+
+
 def _other_live_threads() -> frozenset[int]:
     """Threads alive now, other than the one running the tests."""
     current = threading.get_ident()
@@ -325,14 +348,6 @@ def _other_live_threads() -> frozenset[int]:
         for t in threading.enumerate()
         if t.ident is not None and t.ident != current
     )
-
-
-def _describe_warnings(records: list[Any]) -> list[Resource]:
-    if not records:
-        return []
-    from .resources.unclosed import describe_resource_warning
-
-    return [describe_resource_warning(record) for record in records]
 
 
 def _as_leaks(resources: list[Resource]) -> list[dict[str, Any]]:

@@ -49,6 +49,11 @@ def write_terminal_summary(terminalreporter: Any, state: SessionState) -> None:
                 write(f"note: {result['nodeid']}: {note}")
     for note in state.notes:
         write(f"note: {note}")
+    if state.not_repeated_subtests:
+        write(
+            f"note: {state.not_repeated_subtests} tests log subtest reports while they run: "
+            "they were run once and checked for resources only"
+        )
     repeated = sum(1 for r in checked if r.get("memory") is not None)
     totals = f"{len(checked)} tests checked ({repeated} repeated), {len(new) + len(known)} leaked"
     if state.baseline is not None or state.settings.update_baseline:

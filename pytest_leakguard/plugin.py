@@ -108,7 +108,7 @@ class LeakGuardPlugin:
     def pytest_fixture_post_finalizer(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> None:
-        self.state.fixture_finished(fixturedef)
+        self.state.fixture_finished(fixturedef, request.node)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(

@@ -233,14 +233,20 @@ class SessionState:
                 {k: v for k, v in opened.items() if v},
             )
 
-    def fixture_finished(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+    def fixture_finished(self, fixturedef: pytest.FixtureDef[Any], node: Any) -> None:
         """At a broader fixture's teardown, check it released what it opened."""
         owned = self._fixture_owned.pop(fixturedef.argname, None)
         if owned is None or self._guard is None:
             return
         scope, opened = owned
         still = self._guard.still_open(opened, self.settings.settle_time)
-        for leak in _as_leaks(self._guard.describe(still)):
+        found = self._guard.describe(still)
+        rules = self._rules(self.settings.allow, "ini leakguard_allow")
+        hook = node.ihook.pytest_leakguard_ignore_resource
+        found = filter_allowed(
+            found, rules, lambda r: bool(hook(resource=r, item=node))
+        )
+        for leak in _as_leaks(found):
             leak["fixture"] = f"{fixturedef.argname} ({scope} scope)"
             leak["summary"] = f"fixture {leak['fixture']} left open: {leak['summary']}"
             self._fixture_leaks.append(leak)

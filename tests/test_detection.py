@@ -140,6 +140,17 @@ CLEAN_PATTERNS = """
         await asyncio.sleep(0)
 
     @pytest.mark.leakguard
+    def test_warns_on_every_run():
+        warnings.warn("old api", DeprecationWarning)
+
+    @pytest.mark.leakguard
+    class TestSubtests(unittest.TestCase):
+        def test_sub(self):
+            for i in range(3):
+                with self.subTest(i=i):
+                    self.assertGreaterEqual(i, 0)
+
+    @pytest.mark.leakguard
     @settings(max_examples=10, database=None)
     @given(st.integers())
     def test_hypothesis(n):
@@ -176,9 +187,14 @@ def test_every_clean_pattern_passes(leakguard_pytester: pytest.Pytester) -> None
         "--leakguard", "-v", "-p", "no:randomly"
     )
 
-    result.assert_outcomes(passed=14)
+    result.assert_outcomes(passed=16, warnings=1)
     result.stdout.no_fnmatch_line("*LEAKED*")
-    result.stdout.fnmatch_lines(["*14 tests checked (14 repeated), 0 leaked*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*note: 1 tests log subtest reports while they run: they were run once*",
+            "*16 tests checked (15 repeated), 0 leaked*",
+        ]
+    )
 
 
 def test_bounded_cache_that_fills_is_explained_in_verbose_output(

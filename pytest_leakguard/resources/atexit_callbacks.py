@@ -30,6 +30,7 @@ from __future__ import annotations
 import atexit
 import functools
 import itertools
+import os
 import sys
 import threading
 import types
@@ -37,6 +38,9 @@ import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import _pytest  # only for its location: registrations from inside it are pytest's
+import pluggy
 
 from .base import Resource
 from .sys_hooks import callable_name, caller_site, definition_site
@@ -78,6 +82,15 @@ def _matches(record: _Registration, func: object) -> bool:
 def _wraps(current: object, original: object) -> bool:
     """Whether ``current`` is our wrapper of ``original`` (nobody replaced it since)."""
     return getattr(current, "__wrapped__", None) is original
+
+
+_PYTEST_DIRS = tuple(
+    os.path.dirname(module.__file__ or "") + os.sep for module in (_pytest, pluggy)
+)
+
+
+def _registered_by_pytest(frame: types.FrameType | None) -> bool:
+    return frame is not None and frame.f_code.co_filename.startswith(_PYTEST_DIRS)
 
 
 class AtexitChecker:
@@ -146,6 +159,13 @@ class AtexitChecker:
             atexit.unregister = unregister
 
     def _record(self, func: object, frame: types.FrameType | None) -> None:
+        if _registered_by_pytest(frame):
+            # pytest's own once-per-session hooks (its temporary directories'
+            # cleanup) are nobody's leak: counted, never reported.
+            del frame
+            with self._lock:
+                self._registered += 1
+            return
         try:
             record = _Registration(
                 name=callable_name(func),

@@ -17,6 +17,7 @@ def document(state: SessionState) -> dict[str, Any]:
     """The run as plain data: settings, totals and one entry per test."""
     tests = sorted(state.results.values(), key=lambda t: t["nodeid"])
     settings = state.settings
+    fixed = state.fixed_baseline_entries()
     return {
         "version": VERSION,
         "settings": {
@@ -28,11 +29,28 @@ def document(state: SessionState) -> dict[str, Any]:
             "mode": settings.mode,
             "check_all": settings.check_all,
             "resources": settings.resources,
+            "max_memory": settings.max_memory,
+            "baseline": settings.baseline_path,
         },
         "totals": {
             "tests": len(tests),
             "checked": sum(1 for t in tests if t.get("checked")),
             "leaked": sum(1 for t in tests if t.get("leaked")),
+            "new": sum(1 for t in tests if t.get("leaked") and t.get("failing")),
+            "known": sum(1 for t in tests if t.get("leaked") and not t.get("failing")),
+            "fixed": len(fixed),
+        },
+        "baseline": {
+            "path": settings.baseline_path,
+            "fixed": [
+                {
+                    "nodeid": e.nodeid,
+                    "kind": e.kind,
+                    "fingerprint": e.fingerprint,
+                    "baseline": "fixed",
+                }
+                for e in fixed
+            ],
         },
         "notes": list(state.notes),
         "tests": tests,

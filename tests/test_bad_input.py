@@ -36,10 +36,19 @@ def test_size_values_are_bytes_or_a_value_error_naming_them(value: object) -> No
 
 
 @pytest.mark.parametrize(
-    "validator", [options.positive_int, options.non_negative_int, options.non_negative_float, options.size, options.mode]
+    "validator",
+    [
+        options.positive_int,
+        options.non_negative_int,
+        options.non_negative_float,
+        options.size,
+        options.mode,
+    ],
 )
 @given(value=ANY_VALUE)
-def test_option_validators_accept_or_name_the_bad_value(validator: object, value: object) -> None:
+def test_option_validators_accept_or_name_the_bad_value(
+    validator: object, value: object
+) -> None:
     try:
         validator(value)  # type: ignore[operator]
     except ValueError as exc:
@@ -48,12 +57,28 @@ def test_option_validators_accept_or_name_the_bad_value(validator: object, value
 
 @given(
     st.dictionaries(
-        st.sampled_from(["runs", "warmup", "max_runs", "min_bytes", "min_objects", "mode", "resources", "max_memory", "ignore_types", "allow", "bogus"]),
+        st.sampled_from(
+            [
+                "runs",
+                "warmup",
+                "max_runs",
+                "min_bytes",
+                "min_objects",
+                "mode",
+                "resources",
+                "max_memory",
+                "ignore_types",
+                "allow",
+                "bogus",
+            ]
+        ),
         ANY_VALUE,
         max_size=4,
     )
 )
-def test_marker_arguments_are_validated_by_signature_never_crashing(kwargs: dict[str, object]) -> None:
+def test_marker_arguments_are_validated_by_signature_never_crashing(
+    kwargs: dict[str, object],
+) -> None:
     try:
         markers.leakguard(**kwargs)  # type: ignore[arg-type]
     except TypeError as exc:
@@ -75,14 +100,23 @@ def test_allow_entries_are_rules_or_an_error_naming_the_entry(lines: list[str]) 
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=10,
 )
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
-@given(document=st.one_of(JSONISH, st.fixed_dictionaries({"version": st.integers(0, 2), "leaks": JSONISH})))
-def test_any_baseline_document_loads_or_is_a_baseline_error(tmp_path: Path, document: object) -> None:
+@given(
+    document=st.one_of(
+        JSONISH, st.fixed_dictionaries({"version": st.integers(0, 2), "leaks": JSONISH})
+    )
+)
+def test_any_baseline_document_loads_or_is_a_baseline_error(
+    tmp_path: Path, document: object
+) -> None:
     path = tmp_path / "baseline.json"
     path.write_text(json.dumps(document))
     try:
@@ -95,7 +129,9 @@ def test_any_baseline_document_loads_or_is_a_baseline_error(tmp_path: Path, docu
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=30)
 @given(content=st.binary(max_size=200))
-def test_truncated_or_binary_baseline_files_are_baseline_errors(tmp_path: Path, content: bytes) -> None:
+def test_truncated_or_binary_baseline_files_are_baseline_errors(
+    tmp_path: Path, content: bytes
+) -> None:
     path = tmp_path / "baseline.json"
     path.write_bytes(content)
     try:
@@ -105,7 +141,14 @@ def test_truncated_or_binary_baseline_files_are_baseline_errors(tmp_path: Path, 
 
 
 def test_a_huge_baseline_loads(tmp_path: Path) -> None:
-    leaks = [{"nodeid": f"tests/test_x.py::test_{i}", "kind": "objects", "fingerprint": "objects:dict"} for i in range(50_000)]
+    leaks = [
+        {
+            "nodeid": f"tests/test_x.py::test_{i}",
+            "kind": "objects",
+            "fingerprint": "objects:dict",
+        }
+        for i in range(50_000)
+    ]
     path = tmp_path / "baseline.json"
     path.write_text(json.dumps({"version": 1, "leaks": leaks}))
 

@@ -193,7 +193,14 @@ def test_xdist_gives_the_same_verdicts_summary_and_json_as_a_serial_run(
 
     def verdicts(name: str) -> dict[str, tuple[bool, list[str]]]:
         document = json.loads((leakguard_pytester.path / name).read_text())
-        assert document["totals"] == {"tests": 6, "checked": 6, "leaked": 4}
+        assert document["totals"] == {
+            "tests": 6,
+            "checked": 6,
+            "leaked": 4,
+            "new": 4,
+            "known": 0,
+            "fixed": 0,
+        }
         return {
             t["nodeid"]: (t["leaked"], sorted(leak["kind"] for leak in t["leaks"]))
             for t in document["tests"]

@@ -127,5 +127,12 @@ def test_json_report_lists_every_test_and_its_leaks(
     assert tests["test_unmarked"]["checked"] is True  # resource-checked
     assert tests["test_skipped"]["checked"] is False
     assert tests["test_opted_out"]["checked"] is False
-    assert document["totals"] == {"tests": 5, "checked": 3, "leaked": 1}
+    assert document["totals"] == {
+        "tests": 5,
+        "checked": 3,
+        "leaked": 1,
+        "new": 1,
+        "known": 0,
+        "fixed": 0,
+    }
     assert not list((leakguard_pytester.path / "reports").glob(".leakguard-*"))

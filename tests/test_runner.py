@@ -38,9 +38,7 @@ def test_runs_warmup_plus_measured_runs_each_with_function_fixtures(
     """Each run sets up and tears down function fixtures; the module fixture stays."""
     leakguard_pytester.makepyfile(COUNTING)
 
-    result = leakguard_pytester.runpytest_subprocess(
-        "--leakguard", "-s"
-    )
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-s")
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*RUNS 6 6 6 1 0*"])

@@ -55,14 +55,22 @@ class ItemOutcome:
 
 
 def check_item(
-    item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec
+    item: pytest.Item,
+    nextitem: pytest.Item | None,
+    spec: MarkSpec,
+    measuring_starts: Callable[[], None] | None = None,
 ) -> ItemOutcome:
-    """Run ``item`` as ``spec`` says; never log anything."""
+    """Run ``item`` as ``spec`` says; never log anything.
+
+    :param measuring_starts: called once the warm-up is over, just before the
+        baseline of a repeated test is taken (the resource check re-bases then,
+        so that what the first run opens once is not its leak).
+    """
     settings = spec.settings
     driver = make_driver(
         item, settings.mode if spec.repeat else "item", settings.resources
     )
-    outcome = _run_and_judge(driver, spec, nextitem)
+    outcome = _run_and_judge(driver, spec, nextitem, measuring_starts)
     closing = driver.finish(nextitem) if spec.repeat else []
     if closing:  # a broader fixture failed to tear down: that is the teardown report
         outcome.reports = [r for r in outcome.reports if r.when != "teardown"] + closing
@@ -79,7 +87,10 @@ def check_item(
 
 
 def _run_and_judge(
-    driver: ItemDriver, spec: MarkSpec, nextitem: pytest.Item | None
+    driver: ItemDriver,
+    spec: MarkSpec,
+    nextitem: pytest.Item | None,
+    measuring_starts: Callable[[], None] | None,
 ) -> ItemOutcome:
     if not spec.repeat:
         return ItemOutcome(reports=driver.run_once(nextitem), runs_done=1)
@@ -102,7 +113,9 @@ def _run_and_judge(
         first = 1
         probe.begin()
         try:
-            return _warm_up_and_measure(driver, spec, probe, started, first)
+            return _warm_up_and_measure(
+                driver, spec, probe, started, first, measuring_starts
+            )
         finally:
             probe.end()
 
@@ -113,6 +126,7 @@ def _warm_up_and_measure(
     probe: MemoryProbe,
     started: Reports,
     done_before: int,
+    measuring_starts: Callable[[], None] | None,
 ) -> ItemOutcome:
     settings = spec.settings
     after_run = functools.partial(_after_run, probe)
@@ -126,6 +140,8 @@ def _warm_up_and_measure(
     if done < traced:
         return _stopped(started + reports, done_before + done)
     del reports  # held through the baseline, they would be freed in run 1
+    if measuring_starts is not None:
+        measuring_starts()  # before the freeze: what it keeps is out of view
     probe.refreeze()  # what the warm-up created once is out of view
     if settings.warmup > done_before:
         reports, done = run_until(driver, 1, after_run)

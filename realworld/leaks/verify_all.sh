@@ -1,6 +1,6 @@
 #!/bin/bash
 # Rebuild a throwaway venv per pin (under ${LK_VENVS:-/tmp/lk}) and run each
-# case's verify.py with the leaky and the fixed pin. No pytest-leakguard needed.
+# case with verify_case.py with the leaky and the fixed pin. No pytest-leakguard needed.
 #   bash verify_all.sh [case ...]
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -21,6 +21,6 @@ for c in "${cases[@]}"; do
         || { echo "!! install failed for $pin (see $venv.install.log)"; continue; }
     fi
     echo "### $c  $pin"
-    (cd "$HERE/$c" && PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" verify.py | grep -v '^run ')
+    (cd "$HERE/$c" && PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" ../verify_case.py | grep -v '^run ')
   done
 done

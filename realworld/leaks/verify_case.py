@@ -1,10 +1,11 @@
-"""Standalone driver for this leak case (does not need pytest-leakguard).
+"""Standalone driver for one leak case (does not need pytest-leakguard).
 
-Run it with the interpreter of a venv that has the pinned library installed:
+Run it from a case's folder with the interpreter of a venv that has the
+pinned library installed:
 
-    python verify.py [runs] [warmups]
+    cd <case> && python ../verify_case.py [runs] [warmups]
 
-It imports ``test_case.py`` from this folder, calls every ``test_*`` function
+It imports ``test_case.py`` from the current folder, calls every ``test_*`` function
 once per run (2 warm-up runs first, then 8 measured runs by default) and prints,
 per measured run, the delta of:
 
@@ -22,7 +23,7 @@ import tracemalloc
 import warnings
 from importlib import metadata
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.getcwd()  # the case's folder
 sys.path.insert(0, HERE)
 
 import test_case  # noqa: E402

@@ -105,6 +105,13 @@ def section(result: dict[str, Any], nodeid: str) -> str:
         lines.append("Left open:")
         for leak in resources:
             site = f"  (created at {leak['site']})" if leak.get("site") else ""
+            details = sorted(set(leak.get("details", [])))
+            if len(details) > 1:  # alike resources (both ends of a pipe): name each
+                lines.append(
+                    f"  {leak['kind']}: {len(leak.get('details', []))} alike{site}"
+                )
+                lines += [f"    {detail}" for detail in details]
+                continue
             count = f" x{leak['count']}" if leak.get("count", 1) > 1 else ""
             lines.append(f"  {leak['kind']}: {leak['summary']}{count}{site}")
     lines += _how_to_silence(result)

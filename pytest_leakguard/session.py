@@ -371,6 +371,7 @@ def _as_leaks(resources: list[Resource]) -> list[dict[str, Any]]:
         key = (resource.kind, resource.fingerprint or resource.description)
         if key in merged:
             merged[key]["count"] += 1
+            merged[key]["details"].append(resource.description)
             continue
         merged[key] = {
             "kind": resource.kind,
@@ -379,6 +380,7 @@ def _as_leaks(resources: list[Resource]) -> list[dict[str, Any]]:
             "fingerprint": resource.fingerprint or resource.description,
             "per_run": [1],
             "count": 1,
+            "details": [resource.description],
         }
     return list(merged.values())
 

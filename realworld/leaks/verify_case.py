@@ -15,6 +15,8 @@ per measured run, the delta of:
 * ``handlers`` - live ``logging.Handler`` objects (``len(logging._handlerList)``)
 * ``resw``     - ``ResourceWarning``s emitted during the run (absolute count)
 """
+from __future__ import annotations
+
 import gc
 import logging
 import os

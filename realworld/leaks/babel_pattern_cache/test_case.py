@@ -9,6 +9,8 @@ Fixed in babel 2.12 (PR #967) by an ``lru_cache(maxsize=1024)``.
 Each call uses 1200 patterns never seen before, more than the fixed
 version's LRU bound, so the fixed version stays flat from the first run on.
 """
+from __future__ import annotations
+
 import datetime
 import itertools
 

@@ -6,6 +6,8 @@ Strings are not tracked by the gc: only traced bytes grow.
 Reported in Marco-Sulla/python-frozendict#59, fixed in 2.3.3.
 Needs Python 3.10: on 3.11+ frozendict 2.3.x falls back to pure Python.
 """
+from __future__ import annotations
+
 import frozendict as _fd_mod
 from frozendict import frozendict
 

@@ -6,6 +6,8 @@ released (aio-libs/multidict#1131, bisected to #1101). ``istr`` is a str
 subclass that the gc does not track, so only traced bytes grow.
 Fixed in multidict 6.4.0 (PR #1133).
 """
+from __future__ import annotations
+
 from multidict import CIMultiDict
 
 LIBRARY = "multidict"

@@ -7,6 +7,8 @@ Reported in aio-libs/multidict#452, fixed in 4.7.4.
 4.7.3/4.7.4 have no wheels for modern Pythons: install from sdist with gcc on
 CPython 3.10.
 """
+from __future__ import annotations
+
 from multidict import MultiDict
 
 LIBRARY = "multidict"

@@ -5,6 +5,8 @@ leaks ~6 KB per dict in the C extension's hash-table storage (no Python
 objects are left behind, so gc object counts stay flat - only traced bytes
 grow). Fixed in multidict 6.6.4 (aio-libs/multidict#1233, issue #1232).
 """
+from __future__ import annotations
+
 from multidict import MultiDict
 
 LIBRARY = "multidict"

@@ -6,6 +6,8 @@ up on the process-wide ``null_logger`` forever (PaddleHQ/paddle-python-sdk#144).
 Fixed in 1.15.0 (PR #145: only add the handler when the logger has none).
 No network traffic: constructing a Client does not contact the API.
 """
+from __future__ import annotations
+
 from paddle_billing import Client
 
 LIBRARY = "paddle-python-sdk"

@@ -8,6 +8,8 @@ back to normal after ``gc.collect()``). Fixed in portalocker 1.7.0 by
 wolph/portalocker#50 ("Fix ResourceWarning 'unclosed file' if LockException
 is raised").
 """
+from __future__ import annotations
+
 import atexit
 import os
 import tempfile

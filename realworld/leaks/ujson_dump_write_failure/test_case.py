@@ -4,6 +4,8 @@ Leaky: ujson 5.12.0 (and earlier 5.x); fixed in ujson 5.12.1 (CVE-2026-44660).
 The leaked object is a plain ``str`` (not tracked by the gc), so only traced
 bytes grow; object counts stay flat.
 """
+from __future__ import annotations
+
 import ujson
 
 LIBRARY = "ujson"

@@ -11,6 +11,8 @@ Fixed in websocket-client 1.3.3 (websocket-client/websocket-client#826,
 Only loopback traffic: the target is a local TCP socket that is bound but
 never listens, so every connect() is refused immediately.
 """
+from __future__ import annotations
+
 import atexit
 import socket
 

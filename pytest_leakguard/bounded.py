@@ -86,6 +86,18 @@ def _measure(obj: Any) -> tuple[str, int, int] | None:
             maxsize, currsize = obj.maxsize, obj.currsize
             if isinstance(maxsize, int) and isinstance(currsize, int) and maxsize > 0:
                 return f"{kind.__qualname__}(maxsize={maxsize})", currsize, maxsize
+        elif _declares(kind, "__len__"):
+            # Caches with a ``max_size`` (Hypothesis' LRU caches and the like),
+            # read without running any __getattr__ of the object.
+            capacity = _own_attribute(obj, "max_size")
+            if (
+                isinstance(capacity, int)
+                and not isinstance(capacity, bool)
+                and capacity > 0
+            ):
+                size = len(obj)
+                if isinstance(size, int):
+                    return f"{kind.__qualname__}(max_size={capacity})", size, capacity
     except Exception:  # a hostile container is simply not a known cache
         return None
     return None
@@ -97,9 +109,22 @@ def _may_be_bounded(kind: type) -> bool:
             kind is _LRU_TYPE
             or issubclass(kind, collections.deque)
             or (_declares(kind, "maxsize") and _declares(kind, "currsize"))
+            or (kind.__module__ != "builtins" and _declares(kind, "__len__"))
         )
     except Exception:
         return False
+
+
+def _own_attribute(obj: Any, name: str) -> Any:
+    """``obj.name`` from its slots or instance dict only, else None."""
+    for klass in type(obj).__mro__:
+        descriptor = vars(klass).get(name)
+        if descriptor is not None and type(descriptor).__name__ == "member_descriptor":
+            return descriptor.__get__(obj, type(obj))
+    try:
+        return object.__getattribute__(obj, "__dict__").get(name)
+    except Exception:
+        return None
 
 
 def _declares(kind: type, name: str) -> bool:

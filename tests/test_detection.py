@@ -220,6 +220,38 @@ def test_bounded_cache_that_fills_is_explained_in_verbose_output(
     )
 
 
+def test_cache_with_a_max_size_that_fills_is_not_a_leak(leakguard_pytester: pytest.Pytester) -> None:
+    """Hypothesis-style caches: ``__len__`` and a ``max_size`` slot."""
+    leakguard_pytester.makepyfile(
+        """
+        import itertools, pytest
+
+        class LRU:
+            __slots__ = ("data", "max_size")
+            def __init__(self, max_size):
+                self.data, self.max_size = {}, max_size
+            def __len__(self):
+                return len(self.data)
+            def put(self, key, value):
+                if len(self.data) >= self.max_size:
+                    self.data.pop(next(iter(self.data)))
+                self.data[key] = value
+
+        CACHE = LRU(40)
+        ids = itertools.count()
+
+        @pytest.mark.leakguard
+        def test_fills():
+            CACHE.put(next(ids), [1, 2])
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-v")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*stopped growing once bounded LRU(max_size=40) filled*"])
+
+
 def test_string_leak_invisible_to_object_counts_is_caught_by_traced_bytes(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

@@ -30,8 +30,9 @@ class Filling:
 
 _LRU_TYPE = type(functools.lru_cache(maxsize=1)(lambda: None))
 
-# id -> (label, size, capacity, the container itself, to compare like with like)
-Snapshot = dict[int, tuple[str, int, int, Any]]
+# id -> (label, size, capacity, a mark that changes when an entry is added
+# (see ``_measure``), the container itself, to compare like with like)
+Snapshot = dict[int, tuple[str, int, int, object, Any]]
 
 
 def snapshot(heap: _HeapSource) -> Snapshot:
@@ -56,18 +57,26 @@ def snapshot(heap: _HeapSource) -> Snapshot:
 
 
 def growing(before: Snapshot, after: Snapshot) -> list[Filling]:
-    """The containers of ``after`` that grew and still have room."""
+    """The containers of ``after`` that grew and still have room, or that are
+    full and took new entries (turning over: the entries they evict may have
+    been made before measuring began, out of view, so evicting them looks
+    like growth until the container has turned over once)."""
     result = []
-    for key, (label, size, capacity, obj) in after.items():
+    for key, (label, size, capacity, mark, obj) in after.items():
         old = before.get(key)
-        if old is None or old[3] is not obj or size <= old[1]:
+        if old is None or old[4] is not obj:
             continue
-        if size < capacity:
+        if old[1] < size < capacity:
             result.append(Filling(label, capacity - size, size - old[1], size))
+        elif size >= capacity and mark is not None and mark != old[3]:
+            result.append(Filling(label, 0, 1, size))
     return result
 
 
-def _measure(obj: Any) -> tuple[str, int, int] | None:
+def _measure(obj: Any) -> tuple[str, int, int, object] | None:
+    """Label, size, capacity and a mark of new entries (None if unknown):
+    an ``lru_cache``'s misses (each miss stores an entry), a deque's last
+    entry."""
     kind = type(obj)
     try:
         if kind is _LRU_TYPE:
@@ -77,15 +86,22 @@ def _measure(obj: Any) -> tuple[str, int, int] | None:
                     f"lru_cache {_name(obj)} (maxsize={info.maxsize})",
                     info.currsize,
                     info.maxsize,
+                    info.misses,
                 )
         elif issubclass(kind, collections.deque):
             if obj.maxlen is not None:
-                return f"deque(maxlen={obj.maxlen})", len(obj), obj.maxlen
+                last = id(obj[-1]) if len(obj) else None
+                return f"deque(maxlen={obj.maxlen})", len(obj), obj.maxlen, last
         elif _declares(kind, "maxsize") and _declares(kind, "currsize"):
             # cachetools-style caches: sized in their own units
             maxsize, currsize = obj.maxsize, obj.currsize
             if isinstance(maxsize, int) and isinstance(currsize, int) and maxsize > 0:
-                return f"{kind.__qualname__}(maxsize={maxsize})", currsize, maxsize
+                return (
+                    f"{kind.__qualname__}(maxsize={maxsize})",
+                    currsize,
+                    maxsize,
+                    None,
+                )
         elif _declares(kind, "__len__"):
             # Caches with a ``max_size`` (Hypothesis' LRU caches and the like),
             # read without running any __getattr__ of the object.
@@ -97,7 +113,12 @@ def _measure(obj: Any) -> tuple[str, int, int] | None:
             ):
                 size = len(obj)
                 if isinstance(size, int):
-                    return f"{kind.__qualname__}(max_size={capacity})", size, capacity
+                    return (
+                        f"{kind.__qualname__}(max_size={capacity})",
+                        size,
+                        capacity,
+                        None,
+                    )
     except Exception:  # a hostile container is simply not a known cache
         return None
     return None

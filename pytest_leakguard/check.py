@@ -29,7 +29,7 @@ from .runner import (
     passed,
     run_until,
 )
-from .verdict import MemoryDecision, Policy, decide
+from .verdict import MemoryDecision, Policy, decide, screen
 
 # Runs spent at most filling a bounded cache before judging again.
 MAX_FILL_RUNS = 200
@@ -97,7 +97,7 @@ def _run_and_judge(
     started = driver.start()
     if not passed(started):
         return ItemOutcome(reports=started)
-    probe = MemoryProbe()
+    probe = MemoryProbe(screen=spec.settings.tracing == "auto")
     # Recording creation sites while measuring would be growth of our own.
     with sites.paused():
         # The first run is neither traced nor frozen: it sets up broader-scoped
@@ -130,6 +130,8 @@ def _warm_up_and_measure(
 ) -> ItemOutcome:
     settings = spec.settings
     after_run = functools.partial(_after_run, probe)
+    # Made before the baseline: created after it, it would be a block of growth.
+    policy = Policy(settings.min_bytes, settings.min_objects, settings.ignore_types)
     # The other warm-up runs are traced: the first traced runs replace blocks
     # allocated before tracing (dict tables of pytest's own state, say), and
     # such one-off replacements must happen before the baseline.  The last
@@ -150,7 +152,7 @@ def _warm_up_and_measure(
         del reports
     else:
         after_run()
-    return _measure(driver, spec, probe, started, after_run)
+    return _measure(driver, spec, probe, policy, started, after_run)
 
 
 def _stopped(reports: Reports, runs_passed: int) -> ItemOutcome:
@@ -176,16 +178,40 @@ def _measure(
     driver: ItemDriver,
     spec: MarkSpec,
     probe: MemoryProbe,
+    policy: Policy,
     started: Reports,
     after_run: Callable[[], None],
 ) -> ItemOutcome:
     settings = spec.settings
-    policy = Policy(settings.min_bytes, settings.min_objects, settings.ignore_types)
     warmup = settings.warmup
     reports, done = run_until(driver, settings.runs, after_run)
     if done < settings.runs:
         return _stopped(started + reports, warmup + done)
     total = warmup + done
+    screened: list[str] = []
+    if probe.screening:
+        screened = screen(probe.samples(), policy)
+        if not screened:
+            memory = _memory_data(decide(probe.samples(), policy), policy, total, [])
+            return ItemOutcome(
+                reports=started + reports,
+                memory=_screened(memory, probe),
+                runs_done=total,
+            )
+        # The counters grew: measure again, traced.  One traced run replaces
+        # blocks allocated before tracing, then a new baseline.  Nothing is
+        # refrozen: what the screened runs kept and a later run frees (a full
+        # deque turning over) must count as freed.
+        del reports
+        probe.start_tracing()
+        reports, done = run_until(driver, 1)
+        if not done:
+            return _stopped(started + reports, total)
+        del reports
+        reports, done = run_until(driver, 1 + settings.runs, after_run)
+        if done <= settings.runs:
+            return _stopped(started + reports, total + 1 + done)
+        total += 2 + settings.runs
     extra = settings.max_runs - settings.runs
     if (
         extra > 0 and decide(probe.samples(), policy).undecided
@@ -202,6 +228,12 @@ def _measure(
         policy = dataclasses.replace(policy, ignore_types=policy.ignore_types | ignored)
         decision = decide(probe.samples(), policy, extended=True)
     notes = list(probe.notes)
+    if screened:
+        notes.append(
+            "counters grew without tracing ("
+            + "; ".join(screened)
+            + "): measured again, traced"
+        )
     judged = True
     if decision.leaked:
         try:
@@ -229,6 +261,21 @@ def _measure(
                 ]
             }
     return ItemOutcome(reports=started + reports, memory=memory, runs_done=total)
+
+
+def _screened(memory: dict[str, Any], probe: MemoryProbe) -> dict[str, Any]:
+    """A clean verdict from the counters alone: no traced bytes to report."""
+    samples = probe.samples()
+    memory["method"] = "counters"
+    memory["bytes_per_run"] = []
+    memory["blocks_per_run"] = [
+        b.blocks - a.blocks for a, b in zip(samples, samples[1:], strict=False)
+    ]
+    memory["malloc_bytes_per_run"] = [
+        b.malloc_bytes - a.malloc_bytes
+        for a, b in zip(samples, samples[1:], strict=False)
+    ]
+    return memory
 
 
 def _ignored_by_hook(item: pytest.Item, decision: MemoryDecision) -> frozenset[str]:
@@ -299,6 +346,7 @@ def _memory_data(
 ) -> dict[str, Any]:
     return {
         "leaked": decision.leaked,
+        "method": "traced",
         "runs": runs,
         "bytes_trend": decision.bytes_trend.value,
         "objects_trend": decision.objects_trend.value,

@@ -29,6 +29,7 @@ def leakguard(
     min_bytes: int | str | None = None,
     min_objects: int | None = None,
     mode: str | None = None,
+    tracing: str | None = None,
     ignore_types: Iterable[str] = (),
     allow: Iterable[str] = (),
     resources: bool | None = None,
@@ -39,7 +40,7 @@ def leakguard(
     All arguments are optional and override the command line and ini file:
     ``runs``/``warmup``/``max_runs`` (how often to run), ``min_bytes`` (an int or
     a size such as ``'1 KiB'``) and ``min_objects`` (growth per run that counts),
-    ``mode`` ('item' or 'call'), ``ignore_types`` (type names to disregard),
+    ``mode`` ('item' or 'call'), ``tracing`` ('auto' or 'always'), ``ignore_types`` (type names to disregard),
     ``allow`` ('kind:pattern' resources allowed to stay open), ``resources``
     (False skips the resource check), ``max_memory`` (a peak budget for the
     call, such as ``'50 MB'``).
@@ -52,6 +53,7 @@ def leakguard(
         ("min_bytes", options.size, min_bytes),
         ("min_objects", options.positive_int, min_objects),
         ("mode", options.mode, mode),
+        ("tracing", options.tracing, tracing),
         ("max_memory", options.size, max_memory),
     ):
         if value is not None:
@@ -95,7 +97,7 @@ def register(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(runs=None, warmup=None, max_runs=None, min_bytes=None, "
-        "min_objects=None, mode=None, ignore_types=(), allow=(), resources=None, max_memory=None): "
+        "min_objects=None, mode=None, tracing=None, ignore_types=(), allow=(), resources=None, max_memory=None): "
         + _first_line(leakguard.__doc__),
     )
     config.addinivalue_line(

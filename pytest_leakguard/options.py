@@ -29,6 +29,7 @@ DEFAULT_MIN_BYTES = 64
 DEFAULT_MIN_OBJECTS = 1
 DEFAULT_SETTLE_TIME = 1.0
 MODES = ("item", "call")
+TRACINGS = ("auto", "always")
 
 ENABLE_HELP = "check the tests marked @pytest.mark.leakguard for leaks, and every test for resources left open"
 ALL_HELP = "repeat and check every test, marked or not (implies --leakguard)"
@@ -40,6 +41,10 @@ MIN_OBJECTS_HELP = (
     f"live objects per run that count as a leak (default {DEFAULT_MIN_OBJECTS})"
 )
 MODE_HELP = "'item' repeats setup, call and teardown (default); 'call' sets up once and repeats the call"
+TRACING_HELP = (
+    "'auto' screens measured runs with cheap heap counters and traces only the tests "
+    "whose counters grew (default); 'always' traces every measured run (slower)"
+)
 JSON_HELP = "write a JSON report of the run to this path"
 RESOURCES_HELP = (
     "check every test for resources left open (default true under --leakguard)"
@@ -68,6 +73,7 @@ class Settings:
     min_bytes: int = DEFAULT_MIN_BYTES
     min_objects: int = DEFAULT_MIN_OBJECTS
     mode: str = "item"
+    tracing: str = "auto"
     resources: bool = True
     ignore_types: frozenset[str] = frozenset()
     allow: tuple[str, ...] = ()
@@ -102,6 +108,7 @@ class Settings:
                 config, "leakguard_min_objects", positive_int, DEFAULT_MIN_OBJECTS
             ),
             mode=_value(config, "leakguard_mode", mode, "item"),
+            tracing=_value(config, "leakguard_tracing", tracing, "auto"),
             resources=_ini_bool(config, "leakguard_resources", default=True),
             ignore_types=frozenset(_lines(config, "leakguard_ignore_types")),
             allow=tuple(_lines(config, "leakguard_allow")),
@@ -136,6 +143,7 @@ def register(parser: pytest.Parser) -> None:
     _add_valued(parser, group, "min-bytes", size, MIN_BYTES_HELP)
     _add_valued(parser, group, "min-objects", positive_int, MIN_OBJECTS_HELP)
     _add_valued(parser, group, "mode", mode, MODE_HELP)
+    _add_valued(parser, group, "tracing", tracing, TRACING_HELP)
     _add_valued(parser, group, "settle-time", non_negative_float, SETTLE_HELP)
     _add_valued(parser, group, "max-memory", size, MAX_MEMORY_HELP)
     group.addoption(
@@ -266,6 +274,15 @@ def mode(value: object) -> str:
     if value not in MODES:
         raise ValueError(
             f"{value!r} is not a mode: use one of {', '.join(map(repr, MODES))}"
+        )
+    return str(value)
+
+
+def tracing(value: object) -> str:
+    """One of ``TRACINGS``."""
+    if value not in TRACINGS:
+        raise ValueError(
+            f"{value!r} is not a tracing choice: use one of {', '.join(map(repr, TRACINGS))}"
         )
     return str(value)
 

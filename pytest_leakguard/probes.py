@@ -9,13 +9,18 @@ heap, thanks to two standard-library features:
 * tracemalloc starts tracing at the same moment, so its counters and snapshots
   hold only the test's allocations.
 
+Tracing is the costly part, so by default the measured runs are first
+*screened* with the cheap counters of ``counters.py``; only a test whose
+counters grew is measured again with tracemalloc on (``start_tracing``).
+
 The probe keeps its own measurements in plain lists of ints and in str->int
-dicts, which the GC does not track, and subtracts the bytes it allocates
-itself, so the measuring code does not measure itself.
+dicts, which the GC does not track, and subtracts the bytes and blocks it
+allocates itself, so the measuring code does not measure itself.
 """
 
 from __future__ import annotations
 
+import array
 import contextlib
 import gc
 import tracemalloc
@@ -23,6 +28,7 @@ from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Iterator
 from typing import Any
 
+from .counters import HeapCounters
 from .verdict import Sample
 
 # Objects of the plugin's own types are never the test's growth.
@@ -30,6 +36,9 @@ _OWN_MODULE_PREFIX = __name__.rpartition(".")[0]
 # More passes than one catch objects freed by finalizers of the first pass
 # (and PyPy needs several, as pytest's own comment says).
 _MAX_GC_PASSES = 3
+# Slots of the readings array.
+_TRACED, _BLOCKS, _MALLOC = range(3)
+_ZEROS = (0, 0, 0)
 
 
 @contextlib.contextmanager
@@ -58,17 +67,30 @@ def collect_garbage() -> None:
 class MemoryProbe:
     """Samples one test's measured runs; ``begin`` and ``end`` bracket them."""
 
-    def __init__(self) -> None:
+    def __init__(self, screen: bool = True) -> None:
+        """:param screen: watch the runs with cheap counters before tracing."""
         self._traced_bytes: list[int] = []
         self._objects: list[int] = []
         self._by_type: list[dict[str, int]] = []
-        self._own_bytes = 0
+        self._blocks: list[int] = []
+        self._malloc_bytes: list[int] = []
+        # What the probe keeps of its own, and a scratch for readings: arrays,
+        # so that updating them allocates no objects.
+        self._own = array.array("q", _ZEROS)
+        self._reading = array.array("q", _ZEROS)
+        self._counters = HeapCounters()
+        self._screen = screen and self._counters.available
         self._started_tracing = False
         self._froze = False
         self.notes: list[str] = []
 
+    @property
+    def screening(self) -> bool:
+        """True while the runs are watched by counters only (no tracing)."""
+        return self._screen and not tracemalloc.is_tracing()
+
     def begin(self) -> None:
-        """Freeze the heap and start tracing; the caller samples the baseline.
+        """Freeze the heap (and trace, unless screening); the caller samples the baseline.
 
         The baseline should follow one more run: a run replaces the objects
         the previous run left (reports, fixture requests), and only the first
@@ -78,9 +100,8 @@ class MemoryProbe:
             self.notes.append(
                 "tracemalloc was already tracing; its frame limit is kept"
             )
-        else:
-            tracemalloc.start(1)
-            self._started_tracing = True
+        elif not self._screen:
+            self.start_tracing()
         # The counting code's first call creates objects once: before the freeze.
         _count_by_type([self, self.notes, {}])
         # Young garbage (the previous test's) is collected before the freeze;
@@ -94,6 +115,17 @@ class MemoryProbe:
             # at the end would change their program, so count the whole heap.
             self.notes.append("gc.freeze() was in use: counted the whole heap (slower)")
 
+    def start_tracing(self) -> None:
+        """Trace from now on (the screen saw growth); samples so far are dropped.
+
+        The next run replaces blocks allocated before tracing began; the
+        caller refreezes and takes a new baseline after it.
+        """
+        self._clear()
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(1)
+            self._started_tracing = True
+
     def refreeze(self) -> None:
         """Move what exists now out of view, so later samples see only new objects."""
         collect_garbage()
@@ -101,20 +133,20 @@ class MemoryProbe:
             gc.freeze()
 
     def sample(self, collect: bool = True) -> None:
-        """Record traced bytes and live objects after a run.
+        """Record traced bytes, heap counters and live objects after a run.
 
         Whatever this method allocates and keeps is counted as the probe's own
-        and subtracted from later samples.  The int that holds the first
-        reading is created *after* the reading, so it is freed before the
-        second one: otherwise every sample would look 32 bytes smaller.
+        and subtracted from later samples.  The readings go to a preallocated
+        array first, all three together, so that no reading's int object is
+        alive (and counted) when the next counter is read.
         """
         if collect:
             collect_garbage()
-        tracing = tracemalloc.is_tracing()
-        own_before = self._own_bytes
-        self._traced_bytes.append(
-            (tracemalloc.get_traced_memory()[0] if tracing else 0) - own_before
-        )
+        reading, own = self._reading, self._own
+        self._read(reading)
+        self._traced_bytes.append(reading[_TRACED] - own[_TRACED])
+        self._blocks.append(reading[_BLOCKS] - own[_BLOCKS])
+        self._malloc_bytes.append(reading[_MALLOC] - own[_MALLOC])
         with automatic_gc_paused():
             objects = gc.get_objects()
             by_type = _count_by_type(objects)
@@ -125,15 +157,29 @@ class MemoryProbe:
         # Counting leaves a little cyclic garbage: free it here, or the next
         # sample would see it freed and call that the test's shrinkage.
         gc.collect()
-        after = tracemalloc.get_traced_memory()[0] if tracing else 0
-        self._own_bytes = own_before + after - (self._traced_bytes[-1] + own_before)
+        self._read(reading)
+        own[_TRACED] = reading[_TRACED] - self._traced_bytes[-1]
+        own[_BLOCKS] = reading[_BLOCKS] - self._blocks[-1]
+        own[_MALLOC] = reading[_MALLOC] - self._malloc_bytes[-1]
+
+    def _read(self, into: array.array[int]) -> None:
+        into[_TRACED] = (
+            tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+        )
+        into[_BLOCKS] = self._counters.blocks()
+        into[_MALLOC] = self._counters.malloc_bytes()
 
     def samples(self) -> list[Sample]:
         """Samples so far, the baseline first."""
         return [
-            Sample(traced_bytes=b, objects=o, by_type=t)
-            for b, o, t in zip(
-                self._traced_bytes, self._objects, self._by_type, strict=True
+            Sample(traced_bytes=b, objects=o, by_type=t, blocks=k, malloc_bytes=m)
+            for b, o, t, k, m in zip(
+                self._traced_bytes,
+                self._objects,
+                self._by_type,
+                self._blocks,
+                self._malloc_bytes,
+                strict=True,
             )
         ]
 
@@ -143,10 +189,19 @@ class MemoryProbe:
         Nothing is refrozen and no trace is cleared: objects a full cache
         evicts must still count as freed.
         """
-        for series in (self._traced_bytes, self._objects, self._by_type):
-            series.clear()
-        self._own_bytes = 0
+        self._clear()
         self.sample()
+
+    def _clear(self) -> None:
+        for series in (
+            self._traced_bytes,
+            self._objects,
+            self._by_type,
+            self._blocks,
+            self._malloc_bytes,
+        ):
+            series.clear()
+        self._own[:] = array.array("q", _ZEROS)
 
     def end(self) -> None:
         """Undo ``begin``: unfreeze and stop the tracing we started."""

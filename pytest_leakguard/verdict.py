@@ -42,6 +42,9 @@ DECAY_FACTOR = 4
 # Bytes-only growth under this many times ``min_bytes`` per run is re-judged
 # on more runs before it is called a leak.
 FAINT_FACTOR = 4
+# The screen sends a test to traced runs when a counter grew on this fraction
+# (one in three) of its runs.
+SCREEN_FRACTION = 3
 
 
 class Trend(enum.Enum):
@@ -59,11 +62,16 @@ class Sample:
     :param traced_bytes: memory traced by tracemalloc, less the plugin's own.
     :param objects: live GC-tracked objects created since measuring began.
     :param by_type: the same, per type name.
+    :param blocks: pymalloc blocks in use, less the plugin's own (the screen).
+    :param malloc_bytes: the C allocator's bytes in use, less the plugin's own
+        (the screen).
     """
 
     traced_bytes: int
     objects: int
     by_type: Mapping[str, int] = field(default_factory=dict)
+    blocks: int = 0
+    malloc_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,3 +223,31 @@ def growing_types(
             found.append((name, series))
     found.sort(key=lambda item: (-sum(item[1]), item[0]))
     return tuple(found)
+
+
+def screen(samples: Sequence[Sample], policy: Policy) -> list[str]:
+    """What the cheap counters saw grow, or ``[]`` if the untraced runs look clean.
+
+    The screen must be at least as sensitive as the traced rule, which needs
+    growth on two runs in three: any counter that grew on a third of the runs
+    (at least two) sends the test to traced runs, as does any object growth
+    the rule would not call flat.
+    """
+    reasons = []
+    decision = decide(samples, policy)
+    if decision.objects_trend is not Trend.FLAT:
+        reasons.append(
+            "objects " + " ".join(f"{d:+d}" for d in decision.objects_per_run)
+        )
+    for label, series in (
+        ("blocks", deltas([s.blocks for s in samples])),
+        ("malloc bytes", deltas([s.malloc_bytes for s in samples])),
+    ):
+        if _grew_often(series):
+            reasons.append(f"{label} " + " ".join(f"{d:+d}" for d in series))
+    return reasons
+
+
+def _grew_often(series: Sequence[int]) -> bool:
+    grew = sum(1 for d in series if d >= 1)
+    return grew >= max(2, -(-len(series) // SCREEN_FRACTION))

@@ -43,6 +43,7 @@ def test_size_values_are_bytes_or_a_value_error_naming_them(value: object) -> No
         options.non_negative_float,
         options.size,
         options.mode,
+        options.tracing,
     ],
 )
 @given(value=ANY_VALUE)
@@ -65,6 +66,7 @@ def test_option_validators_accept_or_name_the_bad_value(
                 "min_bytes",
                 "min_objects",
                 "mode",
+                "tracing",
                 "resources",
                 "max_memory",
                 "ignore_types",

@@ -220,7 +220,9 @@ def test_bounded_cache_that_fills_is_explained_in_verbose_output(
     )
 
 
-def test_cache_with_a_max_size_that_fills_is_not_a_leak(leakguard_pytester: pytest.Pytester) -> None:
+def test_cache_with_a_max_size_that_fills_is_not_a_leak(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
     """Hypothesis-style caches: ``__len__`` and a ``max_size`` slot."""
     leakguard_pytester.makepyfile(
         """
@@ -249,7 +251,9 @@ def test_cache_with_a_max_size_that_fills_is_not_a_leak(leakguard_pytester: pyte
     result = leakguard_pytester.runpytest_subprocess("--leakguard", "-v")
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*stopped growing once bounded LRU(max_size=40) filled*"])
+    result.stdout.fnmatch_lines(
+        ["*stopped growing once bounded LRU(max_size=40) filled*"]
+    )
 
 
 def test_string_leak_invisible_to_object_counts_is_caught_by_traced_bytes(

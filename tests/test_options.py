@@ -51,6 +51,10 @@ def test_markers_are_documented_for_strict_markers(
             "*--leakguard-mode: 'fast' is not a mode: use one of 'item', 'call'*",
         ),
         (
+            "--leakguard-tracing=never",
+            "*--leakguard-tracing: 'never' is not a tracing choice: use one of 'auto', 'always'*",
+        ),
+        (
             "--leakguard-settle-time=-1",
             "*--leakguard-settle-time: *must be a finite number*",
         ),

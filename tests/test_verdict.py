@@ -31,7 +31,11 @@ from pytest_leakguard.verdict import (
         ([8, -8, 0, 0, 1], 1, Trend.FLAT),
         ([0, 0, 0, 0, 0], 1, Trend.FLAT),
         ([64, 64, 0, 64, 64], 64, Trend.MIXED),
-        ([200, 200, 200, 200, 10], 64, Trend.MIXED),  # a last run far below the rest: more runs
+        (
+            [200, 200, 200, 200, 10],
+            64,
+            Trend.MIXED,
+        ),  # a last run far below the rest: more runs
         ([30, 30, 30, 30, 30], 64, Trend.FLAT),  # below the byte threshold
         ([], 1, Trend.FLAT),
     ],

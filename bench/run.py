@@ -65,13 +65,23 @@ BASE_ARGS = ("-m", "pytest", "-p", "no:cacheprovider", "-q")
 # --------------------------------------------------------------------------- suites
 
 CONFTEST_HEAP = '''\
+import gc
+
 import pytest
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _ballast():
-    """{n} live GC-tracked objects: a dict and a list per entry."""
-    heap = [{{"i": i, "tags": [i]}} for i in range({n} // 2)]
+    """{n} live GC-tracked objects: a dict and a list per entry.
+
+    Built with the collector off: the collections a million allocations
+    trigger take a varying share of a second, noise on both sides.
+    """
+    gc.disable()
+    try:
+        heap = [{{"i": i, "tags": [i]}} for i in range({n} // 2)]
+    finally:
+        gc.enable()
     yield heap
 '''
 

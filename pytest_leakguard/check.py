@@ -18,6 +18,7 @@ import pytest
 
 from . import bounded, explain
 from .caches import clear_interpreter_caches
+from .counters import ScreenReadings
 from .markers import MarkSpec
 from .probes import MemoryProbe, automatic_gc_paused
 from .resources import sites
@@ -29,7 +30,7 @@ from .runner import (
     passed,
     run_until,
 )
-from .verdict import MemoryDecision, Policy, decide, screen
+from .verdict import MemoryDecision, Policy, Sample, decide, deltas, screen
 
 # Runs spent at most filling a bounded cache before judging again.
 MAX_FILL_RUNS = 200
@@ -97,7 +98,12 @@ def _run_and_judge(
     started = driver.start()
     if not passed(started):
         return ItemOutcome(reports=started)
-    probe = MemoryProbe(screen=spec.settings.tracing == "auto")
+    settings = spec.settings
+    probe = MemoryProbe(
+        screen=settings.tracing == "auto",
+        screen_runs=settings.runs,
+        ignore_types=settings.ignore_types,
+    )
     # Recording creation sites while measuring would be growth of our own.
     with sites.paused():
         # The first run is neither traced nor frozen: it sets up broader-scoped
@@ -189,13 +195,21 @@ def _measure(
         return _stopped(started + reports, warmup + done)
     total = warmup + done
     screened: list[str] = []
-    if probe.screening:
-        screened = screen(probe.samples(), policy)
+    readings = probe.screened if probe.screening else None
+    if readings is not None:
+        screened = screen(
+            readings.objects(),
+            readings.malloc_bytes(),
+            readings.blocks_growth(),
+            policy,
+        )
+        if driver.warnings.unclosed_count:
+            # Their allocation sites come from tracemalloc: trace to name them.
+            screened.append(f"{driver.warnings.unclosed_count} unclosed resources")
         if not screened:
-            memory = _memory_data(decide(probe.samples(), policy), policy, total, [])
             return ItemOutcome(
                 reports=started + reports,
-                memory=_screened(memory, probe),
+                memory=_screened(readings, policy, total),
                 runs_done=total,
             )
         # The counters grew: measure again, traced.  One traced run replaces
@@ -263,18 +277,15 @@ def _measure(
     return ItemOutcome(reports=started + reports, memory=memory, runs_done=total)
 
 
-def _screened(memory: dict[str, Any], probe: MemoryProbe) -> dict[str, Any]:
+def _screened(readings: ScreenReadings, policy: Policy, runs: int) -> dict[str, Any]:
     """A clean verdict from the counters alone: no traced bytes to report."""
-    samples = probe.samples()
+    objects = readings.objects()
+    samples = [Sample(traced_bytes=0, objects=count) for count in objects]
+    memory = _memory_data(decide(samples, policy), policy, runs, [])
     memory["method"] = "counters"
     memory["bytes_per_run"] = []
-    memory["blocks_per_run"] = [
-        b.blocks - a.blocks for a, b in zip(samples, samples[1:], strict=False)
-    ]
-    memory["malloc_bytes_per_run"] = [
-        b.malloc_bytes - a.malloc_bytes
-        for a, b in zip(samples, samples[1:], strict=False)
-    ]
+    memory["malloc_bytes_per_run"] = list(deltas(readings.malloc_bytes()))
+    memory["blocks_growth"] = readings.blocks_growth()
     return memory
 
 

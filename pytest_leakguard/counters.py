@@ -27,6 +27,7 @@ no screen and every measured run is traced.
 
 from __future__ import annotations
 
+import array
 import ctypes
 import functools
 import sys
@@ -121,3 +122,50 @@ class HeapCounters:
         self._total += (raw - self._last_raw + half) % self._modulus - half
         self._last_raw = raw
         return self._total
+
+
+class ScreenReadings:
+    """The screen's readings, one slot per sample, in preallocated arrays.
+
+    Storing a reading allocates nothing, so the screen needs no compensation
+    for its own storage.  ``sys.getallocatedblocks()`` walks every pymalloc
+    pool (its cost follows the heap), so it is read twice: after the first
+    measured run and after the last.  Blocks the first measured run adds
+    once (the first replacement, after the freeze, of what the previous run
+    left) are not growth; a leak grows on the later runs too.
+    """
+
+    def __init__(self, samples: int) -> None:
+        self.capacity = samples
+        self.count = 0
+        # With a single measured run, its own growth is all there is to see.
+        self._first_blocks_at = 1 if samples > 2 else 0
+        self._objects = array.array("q", bytes(8 * samples))
+        self._malloc = array.array("q", bytes(8 * samples))
+        self._blocks = array.array("q", bytes(16))
+
+    def record(self, counters: HeapCounters, objects: int) -> None:
+        index = self.count
+        if index >= self.capacity:
+            return
+        if index == self._first_blocks_at:
+            self._blocks[0] = counters.blocks()
+        if index == self.capacity - 1:
+            self._blocks[1] = counters.blocks()
+        self._malloc[index] = counters.malloc_bytes()
+        self._objects[index] = objects
+        self.count = index + 1
+
+    @property
+    def complete(self) -> bool:
+        return self.count == self.capacity
+
+    def objects(self) -> list[int]:
+        return list(self._objects[: self.count])
+
+    def malloc_bytes(self) -> list[int]:
+        return list(self._malloc[: self.count])
+
+    def blocks_growth(self) -> int:
+        """Blocks gained over the measured runs after the first."""
+        return self._blocks[1] - self._blocks[0] if self.complete else 0

@@ -28,7 +28,7 @@ from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Iterator
 from typing import Any
 
-from .counters import HeapCounters
+from .counters import HeapCounters, ScreenReadings
 from .verdict import Sample
 
 # Objects of the plugin's own types are never the test's growth.
@@ -36,9 +36,9 @@ _OWN_MODULE_PREFIX = __name__.rpartition(".")[0]
 # More passes than one catch objects freed by finalizers of the first pass
 # (and PyPy needs several, as pytest's own comment says).
 _MAX_GC_PASSES = 3
-# Slots of the readings array.
-_TRACED, _BLOCKS, _MALLOC = range(3)
-_ZEROS = (0, 0, 0)
+# Slot of the own-bytes array.
+_TRACED = 0
+_ZEROS = (0,)
 
 
 @contextlib.contextmanager
@@ -67,19 +67,30 @@ def collect_garbage() -> None:
 class MemoryProbe:
     """Samples one test's measured runs; ``begin`` and ``end`` bracket them."""
 
-    def __init__(self, screen: bool = True) -> None:
-        """:param screen: watch the runs with cheap counters before tracing."""
+    def __init__(
+        self,
+        screen: bool = True,
+        screen_runs: int = 0,
+        ignore_types: frozenset[str] = frozenset(),
+    ) -> None:
+        """:param screen: watch the first ``screen_runs`` measured runs (and
+        the baseline) with cheap counters instead of tracing them.
+        :param ignore_types: left out of the screen's object counts.
+        """
         self._traced_bytes: list[int] = []
         self._objects: list[int] = []
         self._by_type: list[dict[str, int]] = []
-        self._blocks: list[int] = []
-        self._malloc_bytes: list[int] = []
         # What the probe keeps of its own, and a scratch for readings: arrays,
         # so that updating them allocates no objects.
         self._own = array.array("q", _ZEROS)
-        self._reading = array.array("q", _ZEROS)
         self._counters = HeapCounters()
-        self._screen = screen and self._counters.available
+        self._screen: ScreenReadings | None = (
+            ScreenReadings(screen_runs + 1)
+            if screen and screen_runs and self._counters.available
+            else None
+        )
+        self._ignore_types = ignore_types
+        self._traced_phase = False
         self._started_tracing = False
         self._froze = False
         self.notes: list[str] = []
@@ -87,7 +98,12 @@ class MemoryProbe:
     @property
     def screening(self) -> bool:
         """True while the runs are watched by counters only (no tracing)."""
-        return self._screen and not tracemalloc.is_tracing()
+        return self._screen is not None and not self._traced_phase
+
+    @property
+    def screened(self) -> ScreenReadings | None:
+        """The screen's readings, once it is over (or None: no screen)."""
+        return self._screen
 
     def begin(self) -> None:
         """Freeze the heap (and trace, unless screening); the caller samples the baseline.
@@ -100,13 +116,18 @@ class MemoryProbe:
             self.notes.append(
                 "tracemalloc was already tracing; its frame limit is kept"
             )
-        elif not self._screen:
+            self._screen = None
+            self._traced_phase = True
+        elif self._screen is None:
             self.start_tracing()
         # The counting code's first call creates objects once: before the freeze.
         _count_by_type([self, self.notes, {}])
-        # Young garbage (the previous test's) is collected before the freeze;
-        # a full collection would walk the whole heap for every checked test.
-        gc.collect(1)
+        # The youngest garbage (the first run's) is collected before the
+        # freeze.  Not generation 1: what the first run built for a broader
+        # fixture sits there (a million objects, once), and walking it would
+        # cost what the freeze saves; the previous test's garbage was
+        # collected when its resource check ended (``check_item``).
+        gc.collect(0)
         if gc.get_freeze_count() == 0:
             gc.freeze()
             self._froze = True
@@ -119,9 +140,10 @@ class MemoryProbe:
         """Trace from now on (the screen saw growth); samples so far are dropped.
 
         The next run replaces blocks allocated before tracing began; the
-        caller refreezes and takes a new baseline after it.
+        caller takes a new baseline after it.
         """
         self._clear()
+        self._traced_phase = True
         if not tracemalloc.is_tracing():
             tracemalloc.start(1)
             self._started_tracing = True
@@ -133,20 +155,24 @@ class MemoryProbe:
             gc.freeze()
 
     def sample(self, collect: bool = True) -> None:
-        """Record traced bytes, heap counters and live objects after a run.
+        """Record traced bytes and live objects after a run (or the screen's counters).
 
         Whatever this method allocates and keeps is counted as the probe's own
-        and subtracted from later samples.  The readings go to a preallocated
-        array first, all three together, so that no reading's int object is
-        alive (and counted) when the next counter is read.
+        and subtracted from later samples.  The int that holds the first
+        reading is created *after* the reading, so it is freed before the
+        second one: otherwise every sample would look 32 bytes smaller.
         """
         if collect:
             collect_garbage()
-        reading, own = self._reading, self._own
-        self._read(reading)
-        self._traced_bytes.append(reading[_TRACED] - own[_TRACED])
-        self._blocks.append(reading[_BLOCKS] - own[_BLOCKS])
-        self._malloc_bytes.append(reading[_MALLOC] - own[_MALLOC])
+        if self.screening:
+            assert self._screen is not None
+            self._screen.record(self._counters, self._count_screened())
+            return
+        own = self._own
+        tracing = tracemalloc.is_tracing()
+        self._traced_bytes.append(
+            (tracemalloc.get_traced_memory()[0] if tracing else 0) - own[_TRACED]
+        )
         with automatic_gc_paused():
             objects = gc.get_objects()
             by_type = _count_by_type(objects)
@@ -157,29 +183,26 @@ class MemoryProbe:
         # Counting leaves a little cyclic garbage: free it here, or the next
         # sample would see it freed and call that the test's shrinkage.
         gc.collect()
-        self._read(reading)
-        own[_TRACED] = reading[_TRACED] - self._traced_bytes[-1]
-        own[_BLOCKS] = reading[_BLOCKS] - self._blocks[-1]
-        own[_MALLOC] = reading[_MALLOC] - self._malloc_bytes[-1]
+        after = tracemalloc.get_traced_memory()[0] if tracing else 0
+        own[_TRACED] = after - self._traced_bytes[-1]
 
-    def _read(self, into: array.array[int]) -> None:
-        into[_TRACED] = (
-            tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
-        )
-        into[_BLOCKS] = self._counters.blocks()
-        into[_MALLOC] = self._counters.malloc_bytes()
+    def _count_screened(self) -> int:
+        """Live new objects, the ignored types left out; nothing is kept."""
+        with automatic_gc_paused():
+            by_type = _count_by_type(gc.get_objects())
+        total = sum(by_type.values())
+        for name in self._ignore_types:
+            total -= by_type.get(name, 0)
+        del by_type
+        gc.collect()  # the counting's own cyclic garbage, as in ``sample``
+        return total
 
     def samples(self) -> list[Sample]:
         """Samples so far, the baseline first."""
         return [
-            Sample(traced_bytes=b, objects=o, by_type=t, blocks=k, malloc_bytes=m)
-            for b, o, t, k, m in zip(
-                self._traced_bytes,
-                self._objects,
-                self._by_type,
-                self._blocks,
-                self._malloc_bytes,
-                strict=True,
+            Sample(traced_bytes=b, objects=o, by_type=t)
+            for b, o, t in zip(
+                self._traced_bytes, self._objects, self._by_type, strict=True
             )
         ]
 
@@ -193,13 +216,7 @@ class MemoryProbe:
         self.sample()
 
     def _clear(self) -> None:
-        for series in (
-            self._traced_bytes,
-            self._objects,
-            self._by_type,
-            self._blocks,
-            self._malloc_bytes,
-        ):
+        for series in (self._traced_bytes, self._objects, self._by_type):
             series.clear()
         self._own[:] = array.array("q", _ZEROS)
 

@@ -221,10 +221,12 @@ class HeldWarnings:
                     )
                 records.clear()
                 self.unclosed_count += len(dropped)
-                if dropped and not self.unclosed:
-                    self.unclosed = [
-                        describe_resource_warning(record) for record in dropped
-                    ]
+                if dropped and not any(r.site for r in self.unclosed):
+                    # The first described run, or a later one that knows the
+                    # sites (traced after an untraced screen).
+                    described = [describe_resource_warning(r) for r in dropped]
+                    if not self.unclosed or any(r.site for r in described):
+                        self.unclosed = described
                 dropped.clear()
 
     def replay(self) -> None:

@@ -62,16 +62,11 @@ class Sample:
     :param traced_bytes: memory traced by tracemalloc, less the plugin's own.
     :param objects: live GC-tracked objects created since measuring began.
     :param by_type: the same, per type name.
-    :param blocks: pymalloc blocks in use, less the plugin's own (the screen).
-    :param malloc_bytes: the C allocator's bytes in use, less the plugin's own
-        (the screen).
     """
 
     traced_bytes: int
     objects: int
     by_type: Mapping[str, int] = field(default_factory=dict)
-    blocks: int = 0
-    malloc_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,27 +220,39 @@ def growing_types(
     return tuple(found)
 
 
-def screen(samples: Sequence[Sample], policy: Policy) -> list[str]:
+def screen(
+    objects: Sequence[int],
+    malloc_bytes: Sequence[int],
+    blocks_growth: int,
+    policy: Policy,
+) -> list[str]:
     """What the cheap counters saw grow, or ``[]`` if the untraced runs look clean.
 
+    :param objects: live new objects after each run (cumulative, the
+        baseline first), the ignored types left out.
+    :param malloc_bytes: the C allocator's bytes in use, likewise.
+    :param blocks_growth: pymalloc blocks gained over the measured runs
+        after the first.
+
     The screen must be at least as sensitive as the traced rule, which needs
-    growth on two runs in three: any counter that grew on a third of the runs
-    (at least two) sends the test to traced runs, as does any object growth
-    the rule would not call flat.
+    growth on two runs in three: malloc bytes that grew on a third of the
+    runs (at least two), any block gained, or object growth the rule would
+    not call flat, send the test to traced runs.
     """
     reasons = []
-    decision = decide(samples, policy)
-    if decision.objects_trend is not Trend.FLAT:
-        reasons.append(
-            "objects " + " ".join(f"{d:+d}" for d in decision.objects_per_run)
-        )
-    for label, series in (
-        ("blocks", deltas([s.blocks for s in samples])),
-        ("malloc bytes", deltas([s.malloc_bytes for s in samples])),
-    ):
-        if _grew_often(series):
-            reasons.append(f"{label} " + " ".join(f"{d:+d}" for d in series))
+    object_series = deltas(objects)
+    if classify(object_series, policy.min_objects) is not Trend.FLAT:
+        reasons.append("objects " + _signed_series(object_series))
+    if blocks_growth > 0:
+        reasons.append(f"blocks +{blocks_growth}")
+    malloc_series = deltas(malloc_bytes)
+    if _grew_often(malloc_series):
+        reasons.append("malloc bytes " + _signed_series(malloc_series))
     return reasons
+
+
+def _signed_series(series: Sequence[int]) -> str:
+    return " ".join(f"{d:+d}" for d in series)
 
 
 def _grew_often(series: Sequence[int]) -> bool:

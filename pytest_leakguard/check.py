@@ -12,15 +12,12 @@ import gc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import bounded, explain
 from .caches import clear_interpreter_caches
-from .counters import ScreenReadings
 from .markers import MarkSpec
-from .probes import MemoryProbe, automatic_gc_paused
 from .resources import sites
 from .runner import (
     ItemDriver,
@@ -31,6 +28,10 @@ from .runner import (
     run_until,
 )
 from .verdict import MemoryDecision, Policy, Sample, decide, deltas, screen
+
+if TYPE_CHECKING:  # the memory side is imported only when a test is repeated
+    from .counters import ScreenReadings
+    from .probes import MemoryProbe
 
 # Runs spent at most filling a bounded cache before judging again.
 MAX_FILL_RUNS = 200
@@ -98,6 +99,8 @@ def _run_and_judge(
     started = driver.start()
     if not passed(started):
         return ItemOutcome(reports=started)
+    from .probes import MemoryProbe
+
     settings = spec.settings
     probe = MemoryProbe(
         screen=settings.tracing == "auto",
@@ -267,7 +270,9 @@ def _measure(
     memory["leaked"] = decision.leaked and judged
     if memory["leaked"]:
         try:
-            memory["explanation"] = explain.explain_leak(driver, probe, decision)
+            from .explain import explain_leak
+
+            memory["explanation"] = explain_leak(driver, probe, decision)
         except Exception as exc:  # a hostile object must not hide the verdict
             memory["explanation"] = {
                 "notes": [
@@ -307,6 +312,9 @@ def _fill_bounded_caches(
     fill in ``MAX_FILL_RUNS`` runs is not judged (decision None): zero false
     positives come first.
     """
+    from . import bounded
+    from .probes import automatic_gc_paused
+
     with automatic_gc_paused():
         before = bounded.snapshot(probe)
     # Caches leakguard itself clears between runs (typing's) refill in every

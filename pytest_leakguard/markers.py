@@ -117,7 +117,8 @@ def spec_for(item: pytest.Item, settings: Settings) -> MarkSpec | None:
     marks = list(item.iter_markers(MARKER))
     for mark in reversed(marks):  # closest marker last, so it wins
         overrides.update(_validated_mark(item, mark))
-    merged = dataclasses.replace(settings, **overrides)
+    # Most tests have no marker: no copy of the settings for them.
+    merged = dataclasses.replace(settings, **overrides) if overrides else settings
     # A marker that only sets a budget does not ask for repetition.
     repeat = (
         any(set(m.kwargs) - {"max_memory"} or not m.kwargs for m in marks)

@@ -32,6 +32,41 @@ def test_unmarked_and_marked_tests_run_as_usual_without_measuring_libraries(
     result.stdout.no_fnmatch_line("*leakguard summary*")
 
 
+def test_resource_checks_import_neither_asyncio_nor_the_memory_side(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A suite that never imports asyncio does not pay for its import, and
+    unrepeated tests do not load the probes (ctypes for the heap counters)."""
+    leakguard_pytester.makepyfile(
+        """
+        import sys
+
+        def test_nothing_extra_imported():
+            assert "asyncio" not in sys.modules
+            assert "ctypes" not in sys.modules
+            assert "pytest_leakguard.explain" not in sys.modules
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard",
+        "-p",
+        "no:asyncio",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:xdist",
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:memray",
+        "-p",
+        "no:rerunfailures",
+    )
+
+    result.assert_outcomes(passed=1)
+
+
 def test_the_plugin_keeps_no_object_of_a_checked_test_alive(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

@@ -11,24 +11,36 @@ Finding loops cheaply is the hard part: asyncio keeps no registry of them and
 adds each new loop to a ``weakref.WeakSet`` along with its creation site, so it
 never keeps a loop alive.  Loops built elsewhere (uvloop) are still seen when
 they are the policy's current loop or the running one.  The wrapper is
-installed by the first ``snapshot()`` and removed by ``uninstall()``.
+installed by the first ``snapshot()`` once asyncio is imported (the plugin never
+imports it: a suite without asyncio has no loops, and does not pay for its
+import) and removed by ``uninstall()``.  A loop made in the very test that
+first imports asyncio is found only if it is current or running; its selector
+and self-pipe are still reported by the descriptor checkers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import sys
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 from .base import Resource
 from .sys_hooks import caller_site, creation_site, format_site, is_library_file
 
 
-def _policy_loop() -> asyncio.AbstractEventLoop | None:
+def _loaded_asyncio() -> ModuleType | None:
+    """asyncio if some code imported it (then loops may exist), else None."""
+    return sys.modules.get("asyncio")
+
+
+def _policy_loop(asyncio: Any) -> asyncio.AbstractEventLoop | None:
     """The policy's current loop, read without creating a policy or a loop."""
     policy = getattr(asyncio.events, "_event_loop_policy", None)  # private, may vanish
     local = getattr(policy, "_local", None)
@@ -111,7 +123,8 @@ class AsyncioChecker:
 
     def install(self) -> None:
         """Start tracking loops created from now on; idempotent."""
-        if self._original_init is not None:
+        asyncio: Any = _loaded_asyncio()
+        if self._original_init is not None or asyncio is None:
             return
         original: Any = asyncio.BaseEventLoop.__init__
         self._original_init = original
@@ -122,15 +135,18 @@ class AsyncioChecker:
             original(loop, *args, **kwargs)
             track(loop, sys._getframe(1))
 
-        asyncio.BaseEventLoop.__init__ = __init__  # type: ignore[method-assign,assignment]
+        asyncio.BaseEventLoop.__init__ = __init__
 
     def uninstall(self) -> None:
         """Stop tracking; restores ``BaseEventLoop.__init__`` if ours is still there."""
         original: Any = self._original_init
         self._original_init = None
+        asyncio: Any = _loaded_asyncio()
+        if original is None or asyncio is None:
+            return
         current = asyncio.BaseEventLoop.__dict__.get("__init__")
         if original is not None and _wraps(current, original):
-            asyncio.BaseEventLoop.__init__ = original  # type: ignore[method-assign]
+            asyncio.BaseEventLoop.__init__ = original
 
     def _track(self, loop: asyncio.AbstractEventLoop, frame: Any) -> None:
         try:
@@ -145,7 +161,10 @@ class AsyncioChecker:
 
     def _known_loops(self) -> dict[int, asyncio.AbstractEventLoop]:
         loops = {id(loop): loop for loop in list(self._loops)}
-        for extra in (_policy_loop(), asyncio.events._get_running_loop()):
+        asyncio: Any = _loaded_asyncio()
+        if asyncio is None:
+            return loops
+        for extra in (_policy_loop(asyncio), asyncio.events._get_running_loop()):
             if extra is not None:
                 loops.setdefault(id(extra), extra)
         return loops
@@ -153,11 +172,12 @@ class AsyncioChecker:
     def _current(self) -> dict[str, tuple[asyncio.AbstractEventLoop, Any]]:
         """Key -> (loop, task or None) for open loops and pending tasks."""
         found: dict[str, tuple[asyncio.AbstractEventLoop, Any]] = {}
+        all_tasks: Any = getattr(_loaded_asyncio(), "all_tasks", None)
         for loop_id, loop in self._known_loops().items():
             try:
                 if not loop.is_closed():
                     found[f"loop {loop_id:x} {type(loop).__qualname__}"] = (loop, None)
-                for task in asyncio.all_tasks(loop):
+                for task in all_tasks(loop):
                     found[f"task {id(task):x}"] = (loop, task)
             except Exception:
                 continue
@@ -165,6 +185,8 @@ class AsyncioChecker:
 
     def snapshot(self) -> frozenset[str]:
         """Identities of open loops and of pending tasks on any known loop."""
+        if "asyncio" not in sys.modules:
+            return frozenset()
         self.install()
         return frozenset(self._current())
 

@@ -73,6 +73,8 @@ def one_fd_table() -> Iterator[None]:
     per snapshot was most of what a resource check costs.
     """
     global _shared_table
+    # Never reused across rounds: pytest's capture dup2()s over fds 1 and 2
+    # between phases, same numbers, other files, and no audit event says so.
     _shared_table = _read_fds()
     try:
         yield
@@ -95,9 +97,13 @@ class TableKeys:
         self._keys: frozenset[str] = frozenset()
 
     def __call__(self) -> frozenset[str]:
-        table = open_fds()
+        table = _shared_table
+        if table is not None and table is self._table:  # the same round's reading
+            return self._keys
+        table = open_fds() if table is None else table
         if table != self._table:
-            self._table, self._keys = table, self._build(table)
+            self._keys = self._build(table)
+        self._table = table
         return self._keys
 
 
@@ -118,6 +124,10 @@ def _read_fds() -> dict[int, FdIdentity]:
         names = os.listdir(FD_DIR)
     except OSError:
         return {}
+    return _table_of(names)
+
+
+def _table_of(names: list[str]) -> dict[int, FdIdentity]:
     table = {}
     fstat, type_mask = os.fstat, 0o170000  # stat.S_IFMT() as a mask: no call
     for name in names:

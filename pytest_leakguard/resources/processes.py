@@ -80,16 +80,25 @@ class ProcessChecker:
         self._per_task = os.path.exists(f"{PROC}/self/task/{os.getpid()}/children")
         if not os.path.isdir(f"{PROC}/self/task"):
             self.unavailable_reason = "cannot list child processes (no /proc)"
+        self._none_since: int | None = None  # spawn count when last seen childless
 
     def snapshot(self) -> frozenset[str]:
-        """``process:<pid>:<start time>`` for every child of this process."""
+        """``process:<pid>:<start time>`` for every child of this process.
+
+        No children last time and no spawn since (the audit hook counts
+        Popen, fork and posix_spawn): still none, without reading /proc.
+        """
         if self.unavailable_reason:
+            return frozenset()
+        changes = sites.changes()
+        if changes >= 0 and changes == self._none_since:
             return frozenset()
         keys = []
         for pid in self._children():
             stat = _stat(pid)
             if stat is not None:
                 keys.append(f"process:{pid}:{stat[3]}")
+        self._none_since = None if keys else changes
         return frozenset(keys)
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:

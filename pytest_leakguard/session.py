@@ -50,6 +50,9 @@ class SessionState:
         self._current: pytest.Item | None = None
         self.baseline = _load_baseline(settings)
         self.not_repeated_subtests = 0
+        # (next test's nodeid, audit change count, descriptor table) left by
+        # a clean check: the next one starts from that table.
+        self._handoff: tuple[str | None, int, Any] | None = None
 
     @property
     def guard(self) -> ResourceGuard:
@@ -99,8 +102,11 @@ class SessionState:
         guard = self.guard if spec.resources else None
         if guard is not None:
             sites.start_recording()
+        handoff, self._handoff = self._handoff, None
         try:
-            before = guard.snapshot() if guard else None
+            before = (
+                guard.snapshot(self._table_handed_to(item, handoff)) if guard else None
+            )
 
             def rebase() -> None:
                 # A repeated test is judged on what its measured runs left
@@ -150,12 +156,33 @@ class SessionState:
         leaks: list[dict[str, Any]] = []
         if guard is not None and before is not None and ok:
             leaks = self._resources_left(item, spec, guard, before, outcome.unclosed)
+            if not leaks and sites.changes() >= 0:
+                self._handoff = (
+                    nextitem.nodeid if nextitem is not None else None,
+                    sites.changes(),
+                    guard.last_fd_table,
+                )
         leaks += self._take_fixture_leaks()
         peak = budget.take_peak(item)
         limit = spec.settings.max_memory
         if peak is not None and limit and peak > limit and ok:
             leaks.append(self._explain_peak(item, nextitem, peak, limit))
         return leaks
+
+    @staticmethod
+    def _table_handed_to(
+        item: pytest.Item, handoff: tuple[str | None, int, Any] | None
+    ) -> Any:
+        """The descriptor table the previous check ended with, if still true.
+
+        Between two tests only pytest's reporting runs: when this test is the
+        one that check expected next and nothing was opened since (the audit
+        hook counts opens, sockets and spawns), the table it read after its
+        teardown is this test's starting point, and /proc is not read again.
+        """
+        if handoff is None or handoff[0] != item.nodeid:
+            return None
+        return handoff[2] if handoff[1] == sites.changes() else None
 
     def _note(self, note: str) -> None:
         if note not in self.notes:

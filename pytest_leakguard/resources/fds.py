@@ -66,18 +66,22 @@ _shared_table: dict[int, FdIdentity] | None = None
 
 
 @contextlib.contextmanager
-def one_fd_table() -> Iterator[None]:
+def one_fd_table(
+    table: dict[int, FdIdentity] | None = None,
+) -> Iterator[dict[int, FdIdentity]]:
     """Read the descriptor table once for every checker in one snapshot round.
 
     The fd, file and socket checkers each need it; reading it three times
-    per snapshot was most of what a resource check costs.
+    per snapshot was most of what a resource check costs.  ``table``, when
+    given, is a reading the caller knows to be still true (see
+    ``ResourceGuard.snapshot``).
     """
     global _shared_table
-    # Never reused across rounds: pytest's capture dup2()s over fds 1 and 2
+    # Never reused on a guess: pytest's capture dup2()s over fds 1 and 2
     # between phases, same numbers, other files, and no audit event says so.
-    _shared_table = _read_fds()
+    _shared_table = _read_fds() if table is None else table
     try:
-        yield
+        yield _shared_table
     finally:
         _shared_table = None
 

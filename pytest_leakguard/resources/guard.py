@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .base import Resource, ResourceChecker
 
 Snapshot = dict[str, frozenset[str]]
+FdTable = dict[int, tuple[int, int, int]]  # fd -> (type, device, inode)
 _FIRST_PAUSE = 0.002
 # Registrations never undo themselves: waiting for them would only cost time.
 NEVER_SETTLE = frozenset({"logging-handler", "signal-handler", "atexit", "sys-hook"})
@@ -70,16 +71,23 @@ class ResourceGuard:
     def __init__(self, checkers: Sequence[ResourceChecker], notes: list[str]) -> None:
         self.checkers = list(checkers)
         self.notes = notes
+        #: The descriptor table of the last snapshot round.
+        self.last_fd_table: FdTable | None = None
 
     @property
     def kinds(self) -> list[str]:
         return [checker.kind for checker in self.checkers]
 
-    def snapshot(self) -> Snapshot:
-        """What every checker sees now; a failing checker is noted and skipped."""
+    def snapshot(self, fd_table: FdTable | None = None) -> Snapshot:
+        """What every checker sees now; a failing checker is noted and skipped.
+
+        :param fd_table: a descriptor table read earlier and known to be still
+            true (nothing opened since), to save reading /proc again.
+        """
         from .fds import one_fd_table
 
-        with one_fd_table():
+        with one_fd_table(fd_table) as table:
+            self.last_fd_table = table
             return {checker.kind: self._snapshot(checker) for checker in self.checkers}
 
     def _snapshot(self, checker: ResourceChecker) -> frozenset[str]:

@@ -83,6 +83,11 @@ def check_item(
             # cost a walk of the whole heap per test).
             gc.collect(1)
     outcome.unclosed = driver.warnings.unclosed
+    import sys
+
+    print(
+        "DBG", driver.warnings.unclosed, driver.warnings.unclosed_count, file=sys.stderr
+    )
     outcome.unclosed_count = driver.warnings.unclosed_count
     driver.warnings.replay()
     return outcome
@@ -146,7 +151,13 @@ def _warm_up_and_measure(
     # such one-off replacements must happen before the baseline.  The last
     # warm-up's sample is the baseline, taken like every measured one (while
     # run_until holds the run's reports).
-    traced = max(settings.warmup - done_before - 1, 0)
+    warmup = settings.warmup
+    if probe.owns_tracing and not probe.screening:
+        # One traced run before the baseline, whatever the warm-up: with
+        # tracing just started, the first run's replacements of untraced
+        # blocks would be measured as growth.
+        warmup = max(warmup, done_before + 1)
+    traced = max(warmup - done_before - 1, 0)
     reports, done = run_until(driver, traced)
     if done < traced:
         return _stopped(started + reports, done_before + done)
@@ -154,7 +165,7 @@ def _warm_up_and_measure(
     if measuring_starts is not None:
         measuring_starts()  # before the freeze: what it keeps is out of view
     probe.refreeze()  # what the warm-up created once is out of view
-    if settings.warmup > done_before:
+    if warmup > done_before:
         reports, done = run_until(driver, 1, after_run)
         if not done:
             return _stopped(started + reports, done_before + traced)

@@ -126,7 +126,11 @@ class MemoryProbe:
         # freeze.  Not generation 1: what the first run built for a broader
         # fixture sits there (a million objects, once), and walking it would
         # cost what the freeze saves; the previous test's garbage was
-        # collected when its resource check ended (``check_item``).
+        # collected when its resource check ended (``check_item``).  What
+        # the first run left in generation 1 as cyclic garbage is frozen with
+        # the rest and collected after ``end``: a test whose first run drops
+        # an unclosed resource in such a cycle does so on every run, and is
+        # reported for it from those.
         gc.collect(0)
         if gc.get_freeze_count() == 0:
             gc.freeze()

@@ -158,7 +158,9 @@ def test_marker_beats_command_line_which_beats_ini(
     leakguard_pytester: pytest.Pytester,
 ) -> None:
     leakguard_pytester.makeini(
-        "[pytest]\nasyncio_default_fixture_loop_scope = function\nconsole_output_style = classic\nleakguard_runs = 2\nleakguard_warmup = 1\n"
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nconsole_output_style = classic\nleakguard_runs = 2\nleakguard_warmup = 2\n"
+        # every run traced: no screen that could ask for more runs
+        "leakguard_tracing = always\n"
     )
     leakguard_pytester.makepyfile(
         """
@@ -188,9 +190,8 @@ def test_marker_beats_command_line_which_beats_ini(
     )
 
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(
-        ["*COUNTS 7 5*"]
-    )  # warm-up 1 from ini, runs from marker / CLI
+    # warm-up 2 from ini, runs from marker / CLI
+    result.stdout.fnmatch_lines(["*COUNTS 8 6*"])
 
 
 def test_ini_can_turn_leakguard_on_for_ci(leakguard_pytester: pytest.Pytester) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import fractions
 import gc
 import logging
 import os
@@ -31,7 +32,7 @@ from pytest_leakguard.resources.atexit_callbacks import AtexitChecker
 from pytest_leakguard.resources.base import Resource, ResourceChecker
 from pytest_leakguard.resources.logging_handlers import LoggingHandlerChecker
 from pytest_leakguard.resources.signals import SignalHandlerChecker
-from pytest_leakguard.resources.sys_hooks import SysHookChecker
+from pytest_leakguard.resources.sys_hooks import SysHookChecker, allocation_site
 from pytest_leakguard.resources.unclosed import (
     capture_resource_warnings,
     describe_resource_warning,
@@ -598,3 +599,36 @@ def test_pytest_and_pytest_asyncio_leave_nothing_behind_that_leaky_tests_would(
         "test_signal",
     ]
     assert "signal SIGUSR1 -> test_leaky.on_term" in lines[4]
+
+
+HERE_NAME = Path(__file__).name
+
+
+# -- allocation sites --------------------------------------------------------------------
+
+
+def _made_by_the_stdlib() -> object:
+    return fractions.Fraction(1, 3)  # allocated in fractions.py's __new__
+
+
+@pytest.mark.parametrize(("frames", "user_site"), [(1, False), (16, True)])
+def test_a_cut_short_trace_names_no_library_frame_as_the_creator(
+    frames: int, user_site: bool
+) -> None:
+    """With one frame traced, an object made inside the standard library has
+    only a library frame: no site at all, rather than one that passes for pytest's
+    own doing (which the ignore hook would drop)."""
+    was_tracing = tracemalloc.is_tracing()
+    if was_tracing:
+        pytest.skip("tracemalloc already tracing (PYTHONTRACEMALLOC)")
+    tracemalloc.start(frames)
+    try:
+        obj = _made_by_the_stdlib()
+        site = allocation_site(obj)
+    finally:
+        tracemalloc.stop()
+    if user_site:
+        assert site is not None
+        assert HERE_NAME in site
+    else:
+        assert site is None

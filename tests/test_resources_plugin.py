@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from pytest_leakguard.resources.databases import sqlite_trackable
+
 from .services import redis_server
 
 SERVER_AND_CLIENTS = """
@@ -48,6 +50,8 @@ SERVER_AND_CLIENTS = """
     def test_thread_that_finishes_a_moment_late():
         threading.Thread(target=__import__("time").sleep, args=(0.05,)).start()
 """
+
+SQLITE_TRACKED = sqlite_trackable()
 
 
 def test_socket_left_open_is_a_leak_and_a_module_server_fixture_is_not(
@@ -137,7 +141,9 @@ def test_each_kind_of_leftover_is_reported_with_its_kind_in_json(
     assert kinds == {
         "test_pipe": ["fd"],
         "test_file": ["file"],
-        "test_sqlite": ["db-connection"],
+        # 3.10's sqlite3.Connection cannot be tracked (see databases.py): its
+        # database file is still reported, as an open file
+        "test_sqlite": ["db-connection" if SQLITE_TRACKED else "file"],
         "test_thread": ["thread"],
         "test_process": ["process"],
         "test_loop": ["asyncio"],

@@ -60,7 +60,10 @@ def _coroutine_location(task: asyncio.Task[Any]) -> tuple[str, str]:
     if code is None:
         return f"in {type(coro).__name__}", type(coro).__name__
     lineno = frame.f_lineno if frame is not None else code.co_firstlineno
-    name = getattr(code, "co_qualname", code.co_name)
+    # co_qualname is 3.11+; a 3.10 coroutine object knows its qualified name
+    name = getattr(code, "co_qualname", None) or getattr(
+        coro, "__qualname__", code.co_name
+    )
     stable = f"{os.path.basename(code.co_filename)}:{name}"
     return f"in {format_site(code.co_filename, lineno)} {name}()", stable
 

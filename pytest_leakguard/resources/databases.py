@@ -158,12 +158,28 @@ def _sqlite_close_token(conn: object) -> object | None:
     ``sqlite3.Connection`` cannot be weakly referenced (through 3.13 at least),
     but it owns that cache alone and ``close()`` (or deallocation) drops it, so
     a weak reference to the cache dies exactly when the connection closes.
+    Python 3.10's connection keeps its statements in a C ``sqlite3.Cache``
+    and owns nothing that can be weakly referenced: there, connections are
+    not tracked (the checker says so once), and an on-disk database left open
+    is still reported by the file checker.
     """
     caches = (
         r for r in gc.get_referents(conn) if type(r).__name__.endswith("_cache_wrapper")
     )
     token: object | None = next(caches, None)
     return token
+
+
+@functools.cache
+def sqlite_trackable() -> bool:
+    """Whether this Python's sqlite3 connections can be tracked (3.11+)."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        return _sqlite_close_token(conn) is not None
+    finally:
+        conn.close()
 
 
 SQLITE3 = Driver(

@@ -121,11 +121,14 @@ def definition_site(obj: object) -> str | None:
                 break
         code = getattr(obj, "__code__", None)
         if code is None and callable(obj) and not isinstance(obj, type):
-            code = getattr(type(obj).__call__, "__code__", None)  # callable instances
+            obj = type(obj).__call__  # callable instances
+            code = getattr(obj, "__code__", None)
         if code is None:
             return None
-        name = getattr(code, "co_qualname", code.co_name)
-        return format_site(code.co_filename, code.co_firstlineno, name)
+        # Code objects carry their qualified name from 3.11 (co_qualname);
+        # on 3.10 the function's own __qualname__ says the same.
+        name = getattr(code, "co_qualname", None) or getattr(obj, "__qualname__", None)
+        return format_site(code.co_filename, code.co_firstlineno, name or code.co_name)
     except Exception:
         return None
 
@@ -177,6 +180,11 @@ def allocation_site(obj: object) -> str | None:
                 for filename, lineno in frames:
                     if not is_library_file(filename):
                         return format_site(filename, lineno)
+                if len(frames) >= tracemalloc.get_traceback_limit():
+                    # Cut short (one frame, when leakguard traces for its
+                    # own counts): the library frame says nothing of who
+                    # created it, and must not pass for pytest's own doing.
+                    return None
                 return format_site(*frames[0])
     except Exception:
         pass

@@ -22,6 +22,7 @@ from .resources import sites
 from .runner import (
     ItemDriver,
     Reports,
+    failures_unseen,
     logged_during_runs_key,
     make_driver,
     passed,
@@ -265,7 +266,8 @@ def _measure(
     judged = True
     if decision.leaked:
         try:
-            filled = _fill_bounded_caches(driver, probe, policy, settings.runs)
+            with failures_unseen():
+                filled = _fill_bounded_caches(driver, probe, policy, settings.runs)
         except Exception as exc:
             filled = None
             notes.append(
@@ -283,7 +285,8 @@ def _measure(
         try:
             from .explain import explain_leak
 
-            memory["explanation"] = explain_leak(driver, probe, decision)
+            with failures_unseen():
+                memory["explanation"] = explain_leak(driver, probe, decision)
         except Exception as exc:  # a hostile object must not hide the verdict
             memory["explanation"] = {
                 "notes": [

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 # Private: pytest has no public API to run an item's protocol without logging
 # it, which repeating a test needs (pytest-rerunfailures and pytest-repeat use
 # the same two functions).
+import _pytest.runner as _pytest_runner
+import pytest
 from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 
 if TYPE_CHECKING:
@@ -120,6 +120,26 @@ class CallDriver(ItemDriver):
             item._request = False  # as runtestprotocol does after teardown
             item.funcargs = None  # type: ignore[attr-defined]
         return [report]
+
+
+@contextmanager
+def failures_unseen() -> Iterator[None]:
+    """Runs whose failures are never reported (explaining a leak, filling a
+    cache) must not look like failures to anyone: no ``--pdb`` prompt, no
+    ``pytest_exception_interact`` (pytest-timeout resets SIGALRM on it).
+
+    Private: ``call_and_report`` asks ``check_interactive_exception`` first.
+    """
+    original = _pytest_runner.check_interactive_exception
+    _pytest_runner.check_interactive_exception = _never_interactive
+    try:
+        yield
+    finally:
+        _pytest_runner.check_interactive_exception = original
+
+
+def _never_interactive(call: object, report: object) -> bool:
+    return False
 
 
 def make_driver(item: pytest.Item, mode: str, resources: bool = False) -> ItemDriver:

@@ -219,3 +219,39 @@ def test_keyboard_interrupt_stops_the_run_at_once(
     result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
     result.stdout.no_fnmatch_line("*test_never_reached*PASSED*")
+
+
+def test_a_run_failing_while_a_leak_is_explained_is_no_failure_to_other_plugins(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Hidden runs never reach pytest_exception_interact (--pdb, pytest-timeout)."""
+    leakguard_pytester.makeconftest(
+        """
+        def pytest_exception_interact(node, call, report):
+            with open("interacted.txt", "a") as out:
+                out.write(f"{node.nodeid} {report.when}\\n")
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        _kept = []
+
+        def test_leaks_then_fails_on_a_late_run():
+            _kept.append(bytearray(10_000))
+            assert len(_kept) <= 8, "fails only after the runs that judge it"
+        """
+    )
+
+    # every run traced and no extension: 3 + 5 runs decide, then the
+    # explanation's runs come, and fail
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard-all",
+        "--leakguard-tracing=always",
+        "--leakguard-max-runs=5",
+        "-p",
+        "no:randomly",
+    )
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED *test_leaks_then_fails_on_a_late_run*"])
+    assert not (leakguard_pytester.path / "interacted.txt").exists()

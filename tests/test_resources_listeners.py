@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tracemalloc
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -632,3 +633,16 @@ def test_a_cut_short_trace_names_no_library_frame_as_the_creator(
         assert HERE_NAME in site
     else:
         assert site is None
+
+
+def test_the_stdlibs_once_per_process_finalize_hook_is_nobodys_leak(
+    atexit_checker: AtexitChecker,
+) -> None:
+    """The first weakref.finalize of a process registers finalize._exitfunc for good."""
+    exitfunc = weakref.finalize._exitfunc  # type: ignore[attr-defined]
+    try:
+        found = leftovers(atexit_checker, lambda: atexit.register(exitfunc))
+    finally:
+        atexit.unregister(exitfunc)  # removes every copy: put the process's back
+        atexit.register(exitfunc)
+    assert found == []

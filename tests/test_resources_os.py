@@ -560,3 +560,32 @@ def test_other_drivers_plug_in_with_an_is_open_test() -> None:
     del conn
     gc.collect()
     assert checker.snapshot() == before
+
+
+class _IdleWorker:
+    """Stands for trio's WorkerThread: same module and class name, a real thread."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def _work(self) -> None:
+        self.stop.wait()
+
+
+_IdleWorker.__module__ = "trio._core._thread_cache"
+_IdleWorker.__qualname__ = "WorkerThread"
+
+
+def test_idle_workers_of_a_process_wide_thread_cache_are_not_reported() -> None:
+    """trio.to_thread keeps idle workers 10 s for reuse: a bounded pool."""
+    checker = ThreadChecker()
+    before = checker.snapshot()
+    worker = _IdleWorker()
+    thread = threading.Thread(target=worker._work, name="Trio thread 0", daemon=True)
+    thread.start()
+    try:
+        found = leaked(checker, before)
+    finally:
+        worker.stop.set()
+        thread.join()
+    assert found == []

@@ -93,6 +93,16 @@ def _registered_by_pytest(frame: types.FrameType | None) -> bool:
     return frame is not None and frame.f_code.co_filename.startswith(_PYTEST_DIRS)
 
 
+def _once_per_process(func: object) -> bool:
+    """The stdlib registers these once, the first time they are needed:
+    ``weakref.finalize._exitfunc`` (on the first ``weakref.finalize``, made
+    by ``tempfile.TemporaryDirectory`` for one)."""
+    exitfunc = getattr(weakref.finalize, "_exitfunc", None)  # private, may go
+    return exitfunc is not None and getattr(func, "__func__", None) is getattr(
+        exitfunc, "__func__", None
+    )
+
+
 class AtexitChecker:
     """Finds callbacks added with ``atexit.register`` and still registered.
 
@@ -159,9 +169,10 @@ class AtexitChecker:
             atexit.unregister = unregister
 
     def _record(self, func: object, frame: types.FrameType | None) -> None:
-        if _registered_by_pytest(frame):
+        if _registered_by_pytest(frame) or _once_per_process(func):
             # pytest's own once-per-session hooks (its temporary directories'
-            # cleanup) are nobody's leak: counted, never reported.
+            # cleanup) and the stdlib's once-per-process ones are nobody's
+            # leak: counted, never reported.
             del frame
             with self._lock:
                 self._registered += 1

@@ -34,6 +34,27 @@ _DIGITS = re.compile(r"\d+")
 _START_EVENTS = ("_thread.start_new_thread", "_thread.start_joinable_thread")
 
 
+# Process-wide pools that keep idle workers for reuse and retire them on their
+# own: a bounded cache by design, not a test's leak.  (module, class) of the
+# object whose bound method the worker thread runs.
+POOL_WORKERS = frozenset(
+    {
+        # trio.to_thread's cache: idle workers exit after IDLE_TIMEOUT (10 s)
+        ("trio._core._thread_cache", "WorkerThread"),
+    }
+)
+
+
+def is_pool_worker(thread: threading.Thread) -> bool:
+    """Whether ``thread`` runs a worker of one of :data:`POOL_WORKERS`."""
+    owner = getattr(getattr(thread, "_target", None), "__self__", None)
+    kind = type(owner)
+    return (
+        getattr(kind, "__module__", ""),
+        getattr(kind, "__qualname__", ""),
+    ) in POOL_WORKERS
+
+
 def thread_key(thread: threading.Thread) -> str:
     """The snapshot identity of ``thread``."""
     return f"thread:{thread.ident}:{thread.native_id}:{thread.name}"
@@ -53,7 +74,9 @@ class ThreadChecker:
 
     def snapshot(self) -> frozenset[str]:
         """One key per thread known to ``threading`` (including dummy threads)."""
-        return frozenset([thread_key(t) for t in threading.enumerate()])
+        return frozenset(
+            [thread_key(t) for t in threading.enumerate() if not is_pool_worker(t)]
+        )
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe the threads of ``keys`` that are still alive."""

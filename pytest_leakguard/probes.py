@@ -23,11 +23,13 @@ from __future__ import annotations
 import array
 import contextlib
 import gc
+import sys
 import tracemalloc
 from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Iterator
 from typing import Any
 
+from . import FROZEN_AT_START
 from .counters import HeapCounters, ScreenReadings
 from .verdict import Sample
 
@@ -80,6 +82,7 @@ class MemoryProbe:
         self._traced_bytes: list[int] = []
         self._objects: list[int] = []
         self._by_type: list[dict[str, int]] = []
+        self._interned: list[int] = []
         # What the probe keeps of its own, and a scratch for readings: arrays,
         # so that updating them allocates no objects.
         self._own = array.array("q", _ZEROS)
@@ -132,7 +135,9 @@ class MemoryProbe:
         # an unclosed resource in such a cycle does so on every run, and is
         # reported for it from those.
         gc.collect(0)
-        if gc.get_freeze_count() == 0:
+        if gc.get_freeze_count() in (0, FROZEN_AT_START):
+            # (unfreezing at the end also lets the interpreter's own start-up
+            # leftovers go to the oldest generation, as any gc.unfreeze() does)
             gc.freeze()
             self._froze = True
         else:
@@ -184,6 +189,7 @@ class MemoryProbe:
         del objects
         self._by_type.append(by_type)
         del by_type
+        self._interned.append(_interned_strings())
         # Counting leaves a little cyclic garbage: free it here, or the next
         # sample would see it freed and call that the test's shrinkage.
         gc.collect()
@@ -204,9 +210,13 @@ class MemoryProbe:
     def samples(self) -> list[Sample]:
         """Samples so far, the baseline first."""
         return [
-            Sample(traced_bytes=b, objects=o, by_type=t)
-            for b, o, t in zip(
-                self._traced_bytes, self._objects, self._by_type, strict=True
+            Sample(traced_bytes=b, objects=o, by_type=t, interned=i)
+            for b, o, t, i in zip(
+                self._traced_bytes,
+                self._objects,
+                self._by_type,
+                self._interned,
+                strict=True,
             )
         ]
 
@@ -220,7 +230,12 @@ class MemoryProbe:
         self.sample()
 
     def _clear(self) -> None:
-        for series in (self._traced_bytes, self._objects, self._by_type):
+        for series in (
+            self._traced_bytes,
+            self._objects,
+            self._by_type,
+            self._interned,
+        ):
             series.clear()
         self._own[:] = array.array("q", _ZEROS)
 
@@ -258,6 +273,12 @@ class MemoryProbe:
     @property
     def owns_tracing(self) -> bool:
         return self._started_tracing
+
+
+def _interned_strings() -> int:
+    """How many strings are interned (3.12+, where they are immortal); else 0."""
+    count = getattr(sys, "getunicodeinternedsize", None)
+    return int(count()) if count is not None else 0
 
 
 def _count_by_type(objects: list[Any]) -> dict[str, int]:

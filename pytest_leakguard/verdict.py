@@ -42,6 +42,11 @@ DECAY_FACTOR = 4
 # Bytes-only growth under this many times ``min_bytes`` per run is re-judged
 # on more runs before it is called a leak.
 FAINT_FACTOR = 4
+# Interned strings are immortal from CPython 3.12: a name made per run and
+# interned by the interpreter or pytest (a numbered tmp_path directory) stays
+# for good.  Bytes-only growth of at most this much per new interned string
+# is that, not the test's leak.
+INTERNED_BYTES = 128
 # The screen sends a test to traced runs when a counter grew on this fraction
 # (one in three) of its runs.
 SCREEN_FRACTION = 3
@@ -67,6 +72,7 @@ class Sample:
     traced_bytes: int
     objects: int
     by_type: Mapping[str, int] = field(default_factory=dict)
+    interned: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,8 @@ def decide(
     objects_trend = judge(objects_series, policy.min_objects)
     if not extended and _faint(bytes_trend, objects_trend, bytes_series, policy):
         bytes_trend = Trend.MIXED
+    if _only_interned_strings(bytes_trend, objects_trend, bytes_series, samples):
+        bytes_trend = Trend.FLAT
     return MemoryDecision(
         bytes_trend=bytes_trend,
         objects_trend=objects_trend,
@@ -196,6 +204,37 @@ def _faint(
         bytes_trend is Trend.GROWING
         and objects_trend is Trend.FLAT
         and statistics.median(series) < FAINT_FACTOR * max(policy.min_bytes, 1)
+    )
+
+
+def _only_interned_strings(
+    bytes_trend: Trend,
+    objects_trend: Trend,
+    series: Sequence[int],
+    samples: Sequence[Sample],
+) -> bool:
+    """Bytes-only growth that new interned strings account for (3.12+).
+
+    Every run interned at least one new string, and the typical run grew by
+    no more than ``INTERNED_BYTES`` per new interned string.
+    """
+    if bytes_trend is Trend.FLAT or objects_trend is not Trend.FLAT or not series:
+        return False
+    interned = deltas([s.interned for s in samples])
+    if not interned or min(interned) < 1:
+        return False
+    return statistics.median(series) <= INTERNED_BYTES * statistics.median(interned)
+
+
+def interned_strings_explain(samples: Sequence[Sample], policy: Policy) -> bool:
+    """Whether bytes grew but new interned strings account for it (for a note)."""
+    series = deltas([s.traced_bytes for s in samples])
+    objects = deltas([_counted_objects(s, policy) for s in samples])
+    return _only_interned_strings(
+        classify_extended(series, policy.min_bytes),
+        classify_extended(objects, policy.min_objects),
+        series,
+        samples,
     )
 
 
@@ -236,8 +275,9 @@ def screen(
 
     The screen must be at least as sensitive as the traced rule, which needs
     growth on two runs in three: malloc bytes that grew on a third of the
-    runs (at least two), any block gained, or object growth the rule would
-    not call flat, send the test to traced runs.
+    runs after the first (at least two), any block gained after the first,
+    or object growth the rule would not call flat, send the test to traced
+    runs.
     """
     reasons = []
     object_series = deltas(objects)
@@ -246,7 +286,8 @@ def screen(
     if blocks_growth > 0:
         reasons.append(f"blocks +{blocks_growth}")
     malloc_series = deltas(malloc_bytes)
-    if _grew_often(malloc_series):
+    # As for blocks, the first measured run's one-off replacements are no growth.
+    if _grew_often(malloc_series[1:] if len(malloc_series) > 2 else malloc_series):
         reasons.append("malloc bytes " + _signed_series(malloc_series))
     return reasons
 

@@ -119,3 +119,27 @@ def test_scaling_a_leak_up_never_turns_it_into_a_pass(
 def test_a_series_that_never_grows_is_flat(series: list[int]) -> None:
     assert classify(series, 1) is Trend.FLAT
     assert classify_extended(series, 1) is Trend.FLAT
+
+
+def _interned_samples(traced: list[int], interned: list[int]) -> list[Sample]:
+    return [
+        Sample(traced_bytes=b, objects=0, interned=i)
+        for b, i in zip(traced, interned, strict=True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("traced", "interned", "leaked"),
+    [
+        # one new immortal interned string (3.12+) per run, ~51 B: pytest's tmp_path
+        ([0, 51, 102, 153, 204, 255], [0, 1, 2, 3, 4, 5], False),
+        # the same bytes with no interned string behind them: a leak
+        ([0, 300, 600, 900, 1200, 1500], [0, 0, 0, 0, 0, 0], True),
+        # far more bytes than the new interned strings explain: a leak
+        ([0, 1000, 2000, 3000, 4000, 5000], [0, 1, 2, 3, 4, 5], True),
+    ],
+)
+def test_growth_explained_by_new_interned_strings_is_not_a_leak(
+    traced: list[int], interned: list[int], leaked: bool
+) -> None:
+    assert decide(_interned_samples(traced, interned), Policy()).leaked is leaked

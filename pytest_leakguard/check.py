@@ -92,11 +92,6 @@ def check_item(
             # cost a walk of the whole heap per test).
             gc.collect(1)
     outcome.unclosed = driver.warnings.unclosed
-    import sys
-
-    print(
-        "DBG", driver.warnings.unclosed, driver.warnings.unclosed_count, file=sys.stderr
-    )
     outcome.unclosed_count = driver.warnings.unclosed_count
     driver.warnings.replay()
     return outcome

@@ -171,3 +171,28 @@ def test_json_report_lists_every_test_and_its_leaks(
         "fixed": 0,
     }
     assert not list((leakguard_pytester.path / "reports").glob(".leakguard-*"))
+
+
+def test_a_checked_run_writes_nothing_to_stderr(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """The plugin's output goes to the terminal report, never stray to stderr."""
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.leakguard
+        def test_repeated():
+            assert sum(range(10)) == 45
+
+        def test_resources_only():
+            open(__file__).close()
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-v", "-p", "no:randomly"
+    )
+
+    result.assert_outcomes(passed=2)
+    assert result.stderr.lines == []

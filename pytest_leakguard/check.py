@@ -176,7 +176,8 @@ def _warm_up_and_measure(
         del reports
     else:
         after_run()
-    return _measure(driver, spec, probe, policy, started, after_run)
+    unmeasured = max(warmup, done_before)
+    return _measure(driver, spec, probe, policy, started, after_run, unmeasured)
 
 
 def _stopped(reports: Reports, runs_passed: int) -> ItemOutcome:
@@ -205,9 +206,10 @@ def _measure(
     policy: Policy,
     started: Reports,
     after_run: Callable[[], None],
+    warmup: int,
 ) -> ItemOutcome:
+    """:param warmup: the unmeasured runs done before the baseline, in all."""
     settings = spec.settings
-    warmup = settings.warmup
     reports, done = run_until(driver, settings.runs, after_run)
     if done < settings.runs:
         return _stopped(started + reports, warmup + done)
@@ -230,15 +232,14 @@ def _measure(
                 memory=_screened(readings, policy, total),
                 runs_done=total,
             )
-        # The counters grew: measure again, traced.  One traced run replaces
-        # blocks allocated before tracing, then a new baseline.  Nothing is
-        # refrozen: what the screened runs kept and a later run frees (a full
-        # deque turning over) must count as freed.
+        # The counters grew: measure again, traced.  Traced warm-up runs first
+        # (the warm-up less the one that takes the new baseline): they replace
+        # blocks allocated before tracing, and on 3.12 the interpreter's tables
+        # take runs to settle.  Nothing is refrozen: what the screened runs
+        # kept and a later run frees (a full deque turning over) must count
+        # as freed.
         del reports
         probe.start_tracing()
-        # Traced warm-up runs first (the warm-up less the one that takes the
-        # baseline): the first traced runs replace blocks allocated before
-        # tracing, and on 3.12 the interpreter's tables take runs to settle.
         settle = max(settings.warmup - 1, 1)
         reports, done = run_until(driver, settle)
         if done < settle:

@@ -14,13 +14,13 @@ Tracing is the costly part, so by default the measured runs are first
 counters grew is measured again with tracemalloc on (``start_tracing``).
 
 The probe keeps its own measurements in plain lists of ints and in str->int
-dicts, which the GC does not track, and subtracts the bytes and blocks it
-allocates itself, so the measuring code does not measure itself.
+dicts, which the GC does not track, and subtracts the bytes it allocates
+itself, so the measuring code does not measure itself (the screen stores its
+readings in preallocated arrays: nothing of its own to subtract).
 """
 
 from __future__ import annotations
 
-import array
 import contextlib
 import gc
 import sys
@@ -38,9 +38,6 @@ _OWN_MODULE_PREFIX = __name__.rpartition(".")[0]
 # More passes than one catch objects freed by finalizers of the first pass
 # (and PyPy needs several, as pytest's own comment says).
 _MAX_GC_PASSES = 3
-# Slot of the own-bytes array.
-_TRACED = 0
-_ZEROS = (0,)
 
 
 @contextlib.contextmanager
@@ -83,9 +80,7 @@ class MemoryProbe:
         self._objects: list[int] = []
         self._by_type: list[dict[str, int]] = []
         self._interned: list[int] = []
-        # What the probe keeps of its own, and a scratch for readings: arrays,
-        # so that updating them allocates no objects.
-        self._own = array.array("q", _ZEROS)
+        self._own_bytes = 0
         self._counters = HeapCounters()
         self._screen: ScreenReadings | None = (
             ScreenReadings(screen_runs + 1)
@@ -177,10 +172,9 @@ class MemoryProbe:
             assert self._screen is not None
             self._screen.record(self._counters, self._count_screened())
             return
-        own = self._own
         tracing = tracemalloc.is_tracing()
         self._traced_bytes.append(
-            (tracemalloc.get_traced_memory()[0] if tracing else 0) - own[_TRACED]
+            (tracemalloc.get_traced_memory()[0] if tracing else 0) - self._own_bytes
         )
         with automatic_gc_paused():
             objects = gc.get_objects()
@@ -194,7 +188,7 @@ class MemoryProbe:
         # sample would see it freed and call that the test's shrinkage.
         gc.collect()
         after = tracemalloc.get_traced_memory()[0] if tracing else 0
-        own[_TRACED] = after - self._traced_bytes[-1]
+        self._own_bytes = after - self._traced_bytes[-1]
 
     def _count_screened(self) -> int:
         """Live new objects, the ignored types left out; nothing is kept."""
@@ -237,7 +231,7 @@ class MemoryProbe:
             self._interned,
         ):
             series.clear()
-        self._own[:] = array.array("q", _ZEROS)
+        self._own_bytes = 0
 
     def end(self) -> None:
         """Undo ``begin``: unfreeze and stop the tracing we started."""

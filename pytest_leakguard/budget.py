@@ -10,15 +10,17 @@ can name the allocation sites that made up the peak.
 from __future__ import annotations
 
 import sys
-import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .units import format_limit, format_size
+
+if TYPE_CHECKING:  # imported where a budget is measured: it costs milliseconds
+    import tracemalloc
 
 # On Item.stash: the highest call-phase peak seen over the test's runs, in bytes.
 peak_key = pytest.StashKey[int]()
@@ -50,6 +52,8 @@ class PeakSampler:
     def _on_event(self, frame: FrameType, event: str, arg: Any) -> None:
         if event not in ("return", "c_return"):
             return
+        import tracemalloc
+
         current = tracemalloc.get_traced_memory()[0]
         if current > self.best * _SNAPSHOT_STEP:
             self.best = current
@@ -63,6 +67,8 @@ class PeakSampler:
 @contextmanager
 def measuring_peak(item: pytest.Item) -> Iterator[None]:
     """Record the call phase's traced peak on ``item.stash[peak_key]``."""
+    import tracemalloc
+
     sampler = item.stash.get(sampler_key, None)
     started = not tracemalloc.is_tracing()
     if started:

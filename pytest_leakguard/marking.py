@@ -7,7 +7,6 @@ status; JUnit XML gets the figures as properties.
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 import pytest
@@ -99,4 +98,4 @@ def _add_properties(reports: Reports, result: dict[str, Any]) -> None:
 
 
 def _median(values: list[int]) -> int:
-    return int(statistics.median(values)) if values else 0
+    return reporting.median_int(values)

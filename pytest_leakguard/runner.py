@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -66,10 +67,19 @@ class ItemDriver:
         _prune_stale_finalizers(self.item)
         return reports
 
-    def run_once(self, nextitem: pytest.Item | None) -> Reports:
-        """The single run of a test that is not repeated: pytest's own protocol."""
+    def run_once(
+        self, nextitem: pytest.Item | None, collect_young: bool = False
+    ) -> Reports:
+        """The single run of a test that is not repeated: pytest's own protocol.
+
+        :param collect_young: then collect the young garbage, its warnings
+            caught with the run's (see :func:`collect_young_garbage`).
+        """
         with self.warnings.capture():
-            return runtestprotocol(self.item, nextitem=nextitem, log=False)
+            reports = runtestprotocol(self.item, nextitem=nextitem, log=False)
+            if collect_young:
+                collect_young_garbage()
+        return reports
 
     def finish(self, nextitem: pytest.Item | None) -> Reports:
         """Tear down the broader scopes that the next item does not share.
@@ -260,6 +270,16 @@ class HeldWarnings:
                 record.lineno,
                 source=record.source,
             )
+
+
+def collect_young_garbage() -> None:
+    """Collect the young generations right after a test.
+
+    Objects the test dropped without closing, caught in young cycles, warn
+    now, while the test is still the one to blame (the old generation would
+    cost a walk of the whole heap per test).
+    """
+    gc.collect(1)
 
 
 def run_until(

@@ -227,6 +227,8 @@ class SessionState:
         warnings: list[Any],
     ) -> list[dict[str, Any]]:
         new = guard.new_since(before, spec.settings.settle_time)
+        if not new and not warnings:
+            return []  # the common case: nothing to describe, filter or allow
         if new:
             # Only now, with leftovers to report, is a full collection worth
             # it: an unreachable connection in an old cycle closes here (and

@@ -489,6 +489,20 @@ def test_resource_warnings_turned_into_errors_stay_errors() -> None:
             warnings.warn("unclosed thing", ResourceWarning, stacklevel=1)
 
 
+def test_filters_changed_between_two_captures_are_obeyed() -> None:
+    """The visible filter list is remembered between captures, never stale."""
+    for action in ("ignore", "error", "ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter(action, ResourceWarning)
+            with capture_resource_warnings() as caught:
+                if action == "error":
+                    with pytest.raises(ResourceWarning):
+                        warnings.warn("unclosed thing", ResourceWarning, stacklevel=1)
+                else:
+                    warnings.warn("unclosed thing", ResourceWarning, stacklevel=1)
+            assert len(caught) == (action == "ignore")
+
+
 def test_pytest_warns_inside_the_capture_still_sees_resource_warnings() -> None:
     with capture_resource_warnings() as caught, pytest.warns(ResourceWarning):
         warnings.warn("unclosed thing", ResourceWarning, stacklevel=1)

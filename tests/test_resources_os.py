@@ -196,6 +196,33 @@ def test_fd_number_reused_for_something_else_counts_as_new(tmp_path: Path) -> No
     ]
 
 
+def test_an_unchanged_table_is_reused_and_any_change_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """The fast path: same numbers, no audit event, fds 0-2 the same."""
+    assert sites.install()
+    first = fds.open_fds()
+    assert fds.open_fds() == first
+    assert fds._read_fds() is fds._read_fds()  # no fstat round: the same table
+    read_end, write_end = os.pipe()  # no audit event: the numbers tell
+    try:
+        assert {read_end, write_end} <= fds.open_fds().keys()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    saved = os.dup(0)
+    replacement = os.open(tmp_path / "stdin.txt", os.O_RDONLY | os.O_CREAT)
+    try:
+        before = fds._read_fds()
+        os.dup2(replacement, 0)  # as pytest's capture does: same number, no event
+        after = fds._read_fds()
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(replacement)
+    assert after[0] != before[0]
+
+
 def test_epoll_instance_left_open_is_reported() -> None:
     checker = FdChecker()
     before = checker.snapshot()
@@ -389,6 +416,22 @@ def test_running_thread_is_reported_with_where_it_runs_and_started() -> None:
     )
     assert found.site == f"tests/{HERE}:{line}"
     assert found.fingerprint == "thread Thread 'poller'"
+
+
+def test_a_renamed_thread_gets_a_new_key_though_the_same_object() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=_serve_until, args=(stop,), name="before")
+    thread.start()
+    try:
+        checker = ThreadChecker()
+        first = checker.snapshot()
+        assert checker.snapshot() is first  # nothing changed: the same keys
+        thread.name = "after"
+        renamed = checker.snapshot()
+    finally:
+        stop.set()
+        thread.join()
+    assert any(key.endswith(":after") for key in renamed - first)
 
 
 def test_joined_thread_is_not_reported() -> None:

@@ -115,6 +115,9 @@ class AtexitChecker:
 
     def __init__(self) -> None:
         self._records: dict[int, _Registration] = {}
+        #: (serials, unidentified count) the last keys were built from.
+        self._last_state: tuple[tuple[int, ...], int] | None = None
+        self._last_keys: frozenset[str] = frozenset()
         self._serials = itertools.count(1)
         self._lock = threading.Lock()
         self._original: tuple[Any, Any] | None = None
@@ -198,15 +201,22 @@ class AtexitChecker:
         """``#serial name`` per identified callback, ``unidentified#N`` for the rest."""
         self.install()
         with self._lock:
-            for serial, record in list(self._records.items()):
-                if record.ref() is None:  # died, so atexit cannot hold it any more
-                    del self._records[serial]
-            keys = [
-                f"#{serial} {record.name}" for serial, record in self._records.items()
-            ]
+            if self._records:
+                for serial, record in list(self._records.items()):
+                    if record.ref() is None:  # died: atexit cannot hold it any more
+                        del self._records[serial]
+            serials = tuple(self._records)
         extra = self._unidentified()
-        keys.extend(f"{_UNIDENTIFIED}#{n}" for n in range(1, extra + 1))
-        return frozenset(keys)
+        if (serials, extra) != self._last_state:  # usually nothing was registered
+            with self._lock:
+                keys = [
+                    f"#{serial} {record.name}"
+                    for serial, record in self._records.items()
+                ]
+            keys.extend(f"{_UNIDENTIFIED}#{n}" for n in range(1, extra + 1))
+            self._last_keys = frozenset(keys)
+            self._last_state = (serials, extra)
+        return self._last_keys
 
     def _total(self) -> int:
         if self._count is None:

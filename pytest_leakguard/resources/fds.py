@@ -123,12 +123,54 @@ def open_fds() -> dict[int, FdIdentity]:
     return _read_fds()
 
 
+#: (audit change count, names listed, table) of the last full reading.
+_last_reading: tuple[int, list[str], dict[int, FdIdentity]] | None = None
+#: pytest's capture dup2()s other files over these between phases (same
+#: numbers, no audit event): they are never taken from an earlier reading.
+_STD_FDS = (0, 1, 2)
+
+
 def _read_fds() -> dict[int, FdIdentity]:
+    """The table, re-using the last one when nothing can have changed.
+
+    ``listdir`` is half the cost; the other half, one ``fstat`` per
+    descriptor, is skipped when the same numbers are open, the audit hook saw
+    no open, socket or spawn since, and fds 0-2 are what they were.  What that
+    cannot see is C code closing a descriptor the process had and opening
+    another under the same number: a miss, never a false report.
+    """
+    global _last_reading
     try:
         names = os.listdir(FD_DIR)
     except OSError:
         return {}
-    return _table_of(names)
+    changes = sites.changes()
+    last = _last_reading
+    if (
+        last is not None
+        and changes >= 0
+        and last[0] == changes
+        and last[1] == names
+        and _std_fds_unchanged(last[2])
+    ):
+        return last[2]
+    table = _table_of(names)
+    _last_reading = (changes, names, table)
+    return table
+
+
+def _std_fds_unchanged(table: dict[int, FdIdentity]) -> bool:
+    for fd in _STD_FDS:
+        identity = table.get(fd)
+        if identity is None:
+            continue
+        try:
+            info = os.fstat(fd)
+        except (OSError, ValueError):
+            return False
+        if (info.st_dev, info.st_ino) != identity[1:]:
+            return False
+    return True
 
 
 def _table_of(names: list[str]) -> dict[int, FdIdentity]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .base import Resource, ResourceChecker
+from .fds import one_fd_table
 
 Snapshot = dict[str, frozenset[str]]
 FdTable = dict[int, tuple[int, int, int]]  # fd -> (type, device, inode)
@@ -84,15 +85,14 @@ class ResourceGuard:
         :param fd_table: a descriptor table read earlier and known to be still
             true (nothing opened since), to save reading /proc again.
         """
-        from .fds import one_fd_table
-
         with one_fd_table(fd_table) as table:
             self.last_fd_table = table
             return {checker.kind: self._snapshot(checker) for checker in self.checkers}
 
     def _snapshot(self, checker: ResourceChecker) -> frozenset[str]:
         try:
-            return frozenset(checker.snapshot())
+            keys = checker.snapshot()
+            return keys if type(keys) is frozenset else frozenset(keys)
         except Exception as exc:
             self._note(
                 f"resource checker {checker.kind!r} failed: {type(exc).__name__}: {exc}"
@@ -174,12 +174,17 @@ class ResourceGuard:
                 )
         return resources
 
-    def _diff(self, before: Snapshot, after: Snapshot) -> dict[str, frozenset[str]]:
-        return {
-            kind: keys - before.get(kind, frozenset())
-            for kind, keys in after.items()
-            if keys - before.get(kind, frozenset())
-        }
+    @staticmethod
+    def _diff(before: Snapshot, after: Snapshot) -> dict[str, frozenset[str]]:
+        new = {}
+        for kind, keys in after.items():
+            old = before.get(kind)
+            if keys is old:  # a checker that saw no change answers with the same set
+                continue
+            added = keys - old if old is not None else keys
+            if added:
+                new[kind] = added
+        return new
 
     def _checker(self, kind: str) -> ResourceChecker:
         return next(c for c in self.checkers if c.kind == kind)

@@ -13,6 +13,7 @@ microseconds even with thousands of loggers.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -28,10 +29,23 @@ from .sys_hooks import creation_site, safe_repr, type_name
 IGNORED_MODULE_PREFIXES = ("_pytest.", "pytest_leakguard")
 
 
+#: pytest's and leakguard's handler classes met so far: they live as long
+#: as the process anyway, and pytest's sit on the root logger all session.
+_IGNORED_TYPES: set[type] = set()
+
+
 def _key(name: str, handler: logging.Handler) -> str | None:
     """The snapshot identity of ``handler`` on logger ``name``; None if ignored."""
+    cls = type(handler)
+    try:
+        if cls in _IGNORED_TYPES:
+            return None
+    except Exception:  # a metaclass whose __hash__ raises
+        pass
     qualified = type_name(handler, qualified=True)
     if qualified.startswith(IGNORED_MODULE_PREFIXES):
+        with contextlib.suppress(Exception):
+            _IGNORED_TYPES.add(cls)
         return None
     return f"{id(handler):x} {qualified.rpartition('.')[2]} on {name}"
 

@@ -14,14 +14,13 @@ a resource alive.  Stop recording only after the checkers' ``describe`` ran.
 
 from __future__ import annotations
 
+import _tracemalloc  # is_tracing() without the Python module's imports
 import contextlib
 import functools
 import linecache
 import os
 import sys
-import sysconfig
 import threading
-import tracemalloc
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -190,7 +189,9 @@ def site_record_of(obj: object) -> Site | None:
     rec = _records.get(id(obj))
     if rec is not None and rec.ref() is obj:
         return rec.site
-    if tracemalloc.is_tracing():
+    if _tracemalloc.is_tracing():
+        import tracemalloc  # its Python half only when a site is wanted
+
         with contextlib.suppress(Exception):
             return find_user_site(tracemalloc.get_object_traceback(obj))
     return None
@@ -377,10 +378,19 @@ def _tool_prefixes() -> tuple[str, ...]:
 
 @functools.cache
 def _stdlib_prefixes() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    return _prefixes(
-        {paths["stdlib"], paths["platstdlib"], os.path.dirname(os.__file__)}
+    """The stdlib's directories, without importing ``sysconfig`` (milliseconds).
+
+    ``os`` lies in the pure-Python stdlib; the compiled modules lie in
+    ``lib-dynload`` below the platform stdlib, which is the same directory
+    on most layouts and its parent is named here in any case.
+    """
+    dirs = {os.path.dirname(os.__file__)}
+    compiled = getattr(
+        sys.modules.get("_socket") or sys.modules.get("select"), "__file__", None
     )
+    if isinstance(compiled, str):
+        dirs.add(os.path.dirname(os.path.dirname(compiled)))
+    return _prefixes(dirs)
 
 
 def _prefixes(dirs: Iterable[str]) -> tuple[str, ...]:

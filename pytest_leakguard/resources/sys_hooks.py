@@ -2,8 +2,8 @@
 
 A test that calls ``sys.settrace(None)`` silently switches coverage off for the
 rest of the run; one that installs its own ``sys.excepthook`` changes what every
-later crash looks like.  The checker keeps ``id()`` of each hook, so a hook that
-was swapped and restored before teardown is not reported.
+later crash looks like.  Keys carry ``id()`` of each hook, so a hook that was
+swapped and restored before teardown is not reported.
 
 pytest 9 replaces ``sys.unraisablehook``, ``threading.excepthook`` and
 ``sys.breakpointhook`` in ``pytest_configure`` for the whole session, so they
@@ -15,12 +15,11 @@ listener checkers share (callable names, definition and creation sites).
 
 from __future__ import annotations
 
+import _tracemalloc  # is_tracing() without the Python module's imports
 import functools
 import os
 import sys
-import sysconfig
 import threading
-import tracemalloc
 from collections.abc import Callable, Iterable
 from types import FrameType
 
@@ -31,27 +30,28 @@ _LIBRARY_PARTS = tuple(
     f"{os.sep}{name}{os.sep}"
     for name in ("_pytest", "pytest", "pluggy", "pytest_leakguard")
 )
-_STDLIB = tuple(
-    {
-        os.path.join(p, "")
-        for n in ("stdlib", "platstdlib")
-        if (p := sysconfig.get_path(n))
-    }
-)
-_SITE_PACKAGES = tuple(
-    {
-        os.path.join(p, "")
-        for n in ("purelib", "platlib")
-        if (p := sysconfig.get_path(n))
-    }
-)
+
+
+@functools.cache
+def _install_dirs() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(stdlib, site-packages) directory prefixes; ``sysconfig`` costs
+    milliseconds to import, so only when a site is first described."""
+    import sysconfig
+
+    def prefixes(*names: str) -> tuple[str, ...]:
+        return tuple(
+            {os.path.join(p, "") for n in names if (p := sysconfig.get_path(n))}
+        )
+
+    return prefixes("stdlib", "platstdlib"), prefixes("purelib", "platlib")
 
 
 def is_library_file(filename: str) -> bool:
     """Whether ``filename`` is stdlib, pytest, pluggy or leakguard code."""
     if filename.startswith("<frozen") or any(p in filename for p in _LIBRARY_PARTS):
         return True
-    return filename.startswith(_STDLIB) and not filename.startswith(_SITE_PACKAGES)
+    stdlib, site_packages = _install_dirs()
+    return filename.startswith(stdlib) and not filename.startswith(site_packages)
 
 
 def short_path(filename: str) -> str:
@@ -169,8 +169,10 @@ def allocation_site(obj: object) -> str | None:
     (``get_object_traceback`` returns ``None`` for them), so fall back to a
     container or lock the object made in its ``__init__``.
     """
-    if not tracemalloc.is_tracing():
+    if not _tracemalloc.is_tracing():
         return None
+    import tracemalloc
+
     try:
         candidates = [obj, *_fresh_attributes(obj)]
         for candidate in candidates:
@@ -217,6 +219,21 @@ def _hook_getters() -> tuple[tuple[str, Callable[[], object]], ...]:
     return tuple(getters)
 
 
+def _hooks_now() -> tuple[object, ...]:
+    """Every hook of :func:`_hook_getters`, read in one go (the cheap check)."""
+    return (
+        sys.gettrace(),
+        sys.getprofile(),
+        getattr(sys, "excepthook", None),
+        getattr(sys, "unraisablehook", None),
+        getattr(sys, "displayhook", None),
+        getattr(sys, "breakpointhook", None),
+        threading.excepthook,
+        threading.gettrace(),
+        threading.getprofile(),
+    )
+
+
 class SysHookChecker:
     """Finds trace/profile functions and ``sys``/``threading`` hooks left replaced.
 
@@ -229,8 +246,17 @@ class SysHookChecker:
     def __init__(self) -> None:
         self._getters = _hook_getters()
         self._monitoring = getattr(sys, "monitoring", None)
-        self._last_ids: tuple[int, ...] = ()
+        #: The hooks and monitoring tool names of the last snapshot.  Held, not
+        #: their ids: a held object's address cannot be reused by a new hook,
+        #: and ``id()`` raises an audit event per call.  It keeps at most the
+        #: hooks installed at the last snapshot alive until the next one.
+        self._last: tuple[tuple[object, ...], tuple[object, ...]] | None = None
         self._last_keys: frozenset[str] = frozenset()
+
+    def _tools_now(self) -> tuple[object, ...]:
+        if self._monitoring is None:
+            return ()
+        return tuple(map(self._monitoring.get_tool, range(6)))
 
     def _current(self) -> dict[str, tuple[str, object]]:
         found: dict[str, tuple[str, object]] = {}
@@ -252,16 +278,21 @@ class SysHookChecker:
     def snapshot(self) -> frozenset[str]:
         """Hook name and object identity for every hook listed above.
 
-        Keys are rebuilt only when some hook's ``id()`` changed (or a
-        ``sys.monitoring`` tool is in use); only the ids are remembered.
+        Keys are rebuilt only when some hook is another object than at the
+        last snapshot, or the ``sys.monitoring`` tools in use changed.
         """
         try:
-            ids = tuple([id(getter()) for _, getter in self._getters])
+            hooks, tools = _hooks_now(), self._tools_now()
         except Exception:
             return frozenset(self._current())
-        if ids != self._last_ids or self._monitoring is not None:
+        last = self._last
+        if (
+            last is None
+            or tools != last[1]
+            or any(now is not then for now, then in zip(hooks, last[0], strict=True))
+        ):
             self._last_keys = frozenset(self._current())
-            self._last_ids = ids
+        self._last = (hooks, tools)
         return self._last_keys
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:

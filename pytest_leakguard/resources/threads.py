@@ -71,12 +71,29 @@ class ThreadChecker:
 
     def __init__(self) -> None:
         watch_thread_starts()
+        #: (thread, ident, native id, name) per thread at the last snapshot.
+        self._last_state: list[tuple[threading.Thread, Any, Any, str]] = []
+        self._last_keys: frozenset[str] = frozenset()
 
     def snapshot(self) -> frozenset[str]:
-        """One key per thread known to ``threading`` (including dummy threads)."""
-        return frozenset(
-            [thread_key(t) for t in threading.enumerate() if not is_pool_worker(t)]
-        )
+        """One key per thread known to ``threading`` (including dummy threads).
+
+        The same thread objects as last time (held until the next snapshot,
+        so that no address is reused meanwhile) with the same ident, native
+        id and name give the same keys: rebuilt only when something changed.
+        """
+        threads = threading.enumerate()
+        state = [(t, t.ident, t.native_id, t.name) for t in threads]
+        last = self._last_state
+        if len(state) != len(last) or any(
+            now[0] is not then[0] or now[1:] != then[1:]
+            for now, then in zip(state, last, strict=True)
+        ):
+            self._last_keys = frozenset(
+                [thread_key(t) for t in threads if not is_pool_worker(t)]
+            )
+        self._last_state = state
+        return self._last_keys
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe the threads of ``keys`` that are still alive."""

@@ -15,12 +15,12 @@ tracemalloc, which only knows it if it was tracing when the object was made.
 
 from __future__ import annotations
 
+import _tracemalloc  # is_tracing() without the Python module's imports
 import ast
 import contextlib
 import os
 import re
 import socket
-import tracemalloc
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -179,10 +179,24 @@ def describe_resource_warning(message: warnings.WarningMessage) -> Resource:
     site = creation_site(source) if source is not None else None
     if site is None:
         site = _opened_site(source)
-    if site is None and source is not None and not tracemalloc.is_tracing():
+    if site is None and source is not None and not _tracemalloc.is_tracing():
         description += _NO_SITE
     key = f"{id(source):x} {text}" if source is not None else text
     return Resource(KIND, key, description, site, f"{KIND}:{tail}")
+
+
+#: The last (filters, visible filters) pair: the filters seldom change
+#: between two tests, and rebuilding is most of a capture's cost.
+_last_visible: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
+
+
+def _visible_cached(filters: Iterable[Any]) -> list[Any]:
+    """:func:`_visible`, remembered for the last filter list (a fresh copy)."""
+    global _last_visible
+    given = tuple(filters)
+    if given != _last_visible[0] or not given:
+        _last_visible = (given, tuple(_visible(given)))
+    return list(_last_visible[1])
 
 
 def _visible(filters: Iterable[Any]) -> list[Any]:
@@ -224,7 +238,7 @@ def capture_resource_warnings() -> Iterator[list[warnings.WarningMessage]]:
     """
     caught: list[warnings.WarningMessage] = []
     with warnings.catch_warnings():  # restores filters and the show hooks on exit
-        warnings.filters = _visible(warnings.filters)  # catch_warnings restores
+        warnings.filters = _visible_cached(warnings.filters)  # restored on exit
         mutated = getattr(warnings, "_filters_mutated", None)  # private, CPython
         if mutated is not None:
             mutated()  # forget "already warned" registries for the new filters

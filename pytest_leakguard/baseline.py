@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .atomic import write_text_atomically
 
@@ -32,8 +31,7 @@ class BaselineError(ValueError):
     """The baseline file cannot be used; the message names the file and the problem."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Entry:
+class Entry(NamedTuple):
     nodeid: str
     kind: str
     fingerprint: str

@@ -8,7 +8,6 @@ when a test is repeated.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -17,23 +16,43 @@ from .markers import MarkSpec
 from .runner import Reports, collect_young_garbage, make_driver
 
 
-@dataclass
 class ItemOutcome:
-    """What checking one item produced.
+    """What checking one item produced (a plain class: a dataclass costs
+    most of a millisecond to create at start-up).
 
     :param reports: to be logged, once, by the caller.
     :param memory: the memory verdict as JSON-able data, or None when memory
         was not judged (not repeated, or a run failed or skipped).
     :param not_repeatable: passed at first, failed on run N (1-based).
+    :param subtests: the test logged subtest reports, so it was not repeated.
+    :param runs_done: how many times the test ran.
     """
 
-    reports: Reports
-    memory: dict[str, Any] | None = None
-    not_repeatable: int | None = None
-    subtests: bool = False
-    unclosed: list[Any] = field(default_factory=list)
-    unclosed_count: int = 0
-    runs_done: int = 0
+    __slots__ = (
+        "reports",
+        "memory",
+        "not_repeatable",
+        "subtests",
+        "unclosed",
+        "unclosed_count",
+        "runs_done",
+    )
+
+    def __init__(
+        self,
+        reports: Reports,
+        memory: dict[str, Any] | None = None,
+        not_repeatable: int | None = None,
+        subtests: bool = False,
+        runs_done: int = 0,
+    ) -> None:
+        self.reports = reports
+        self.memory = memory
+        self.not_repeatable = not_repeatable
+        self.subtests = subtests
+        self.unclosed: list[Any] = []
+        self.unclosed_count = 0
+        self.runs_done = runs_done
 
 
 def check_item(

@@ -7,10 +7,8 @@ unknown or positional arguments, and the help line cannot drift from it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -76,8 +74,7 @@ def no_leakguard(reason: str = "") -> str:
     return reason
 
 
-@dataclass(frozen=True, slots=True)
-class MarkSpec:
+class MarkSpec(NamedTuple):
     """How one test is checked: session settings merged with its markers.
 
     :param repeat: run it several times and judge its memory (marked, or
@@ -118,14 +115,14 @@ def spec_for(item: pytest.Item, settings: Settings) -> MarkSpec | None:
     for mark in reversed(marks):  # closest marker last, so it wins
         overrides.update(_validated_mark(item, mark))
     # Most tests have no marker: no copy of the settings for them.
-    merged = dataclasses.replace(settings, **overrides) if overrides else settings
+    merged = settings._replace(**overrides) if overrides else settings
     # A marker that only sets a budget does not ask for repetition.
     repeat = (
         any(set(m.kwargs) - {"max_memory"} or not m.kwargs for m in marks)
         or settings.check_all
     )
     if merged.max_runs < merged.runs:
-        merged = dataclasses.replace(merged, max_runs=merged.runs)
+        merged = merged._replace(max_runs=merged.runs)
     if not repeat and not merged.resources and not merged.max_memory:
         return None
     return MarkSpec(settings=merged, repeat=repeat)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import pytest
 
@@ -61,8 +60,7 @@ DEFAULT_BASELINE = "leakguard-baseline.json"
 SETTLE_HELP = f"seconds to wait at most for threads, processes and sockets to finish closing (default {DEFAULT_SETTLE_TIME})"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything the session decided about checking, before markers."""
 
     enabled: bool = False

@@ -163,11 +163,13 @@ class LeakGuardPlugin:
 
 
 # A site inside pytest's or pluggy's own package, absolute or relative.
-_PYTEST_SITE = re.compile(r"(?:^|[/\\])(?:_pytest|pluggy)[/\\]")
+_PYTEST_SITE = (
+    r"(?:^|[/\\])(?:_pytest|pluggy)[/\\]"  # compiled on first use (re caches it)
+)
 
 
 def _created_by_pytest(site: str | None) -> bool:
-    return bool(site and _PYTEST_SITE.search(site))
+    return bool(site and re.search(_PYTEST_SITE, site))
 
 
 def _rerun_by_rerunfailures(item: pytest.Item) -> bool:

@@ -75,10 +75,17 @@ class ItemDriver:
         :param collect_young: then collect the young garbage, its warnings
             caught with the run's (see :func:`collect_young_garbage`).
         """
-        with self.warnings.capture():
+        # One run: other warnings go straight to pytest's capture (its
+        # runtest wrapper is around this), there is nothing to deduplicate.
+        if not self.warnings.resources:
+            return runtestprotocol(self.item, nextitem=nextitem, log=False)
+        from .resources.unclosed import ResourceWarningCapture
+
+        with ResourceWarningCapture() as dropped:
             reports = runtestprotocol(self.item, nextitem=nextitem, log=False)
             if collect_young:
                 collect_young_garbage()
+        self.warnings.take_unclosed(dropped)
         return reports
 
     def finish(self, nextitem: pytest.Item | None) -> Reports:
@@ -230,11 +237,8 @@ class HeldWarnings:
 
     @contextmanager
     def capture(self) -> Iterator[None]:
-        """Record one phase's warnings (filters kept: ``-W error`` still raises)."""
-        from .resources.unclosed import (
-            capture_resource_warnings,
-            describe_resource_warning,
-        )
+        """Record one run's warnings (filters kept: ``-W error`` still raises)."""
+        from .resources.unclosed import capture_resource_warnings
 
         unclosed: contextlib.AbstractContextManager[list[Any]] = (
             capture_resource_warnings()
@@ -250,14 +254,20 @@ class HeldWarnings:
                         (record.category, record.filename, record.lineno), record
                     )
                 records.clear()
-                self.unclosed_count += len(dropped)
-                if dropped and not any(r.site for r in self.unclosed):
-                    # The first described run, or a later one that knows the
-                    # sites (traced after an untraced screen).
-                    described = [describe_resource_warning(r) for r in dropped]
-                    if not self.unclosed or any(r.site for r in described):
-                        self.unclosed = described
-                dropped.clear()
+                self.take_unclosed(dropped)
+
+    def take_unclosed(self, dropped: list[Any]) -> None:
+        """Describe a run's ResourceWarnings at once; drop their records."""
+        self.unclosed_count += len(dropped)
+        if dropped and not any(r.site for r in self.unclosed):
+            from .resources.unclosed import describe_resource_warning
+
+            # The first described run, or a later one that knows the
+            # sites (traced after an untraced screen).
+            described = [describe_resource_warning(r) for r in dropped]
+            if not self.unclosed or any(r.site for r in described):
+                self.unclosed = described
+        dropped.clear()
 
     def replay(self) -> None:
         """Re-issue the held warnings to pytest's own capture, once each."""

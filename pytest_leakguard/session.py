@@ -294,16 +294,15 @@ class SessionState:
 
     def record(self, report: pytest.TestReport) -> None:
         """Keep the JSON-able result of every test (controller side under xdist)."""
-        entry = self.results.setdefault(
-            report.nodeid,
-            {
+        entry = self.results.get(report.nodeid)
+        if entry is None:
+            entry = self.results[report.nodeid] = {
                 "nodeid": report.nodeid,
                 "checked": False,
                 "leaked": False,
                 "leaks": [],
                 "outcome": report.outcome,
-            },
-        )
+            }
         if report.when == "call" or not report.passed:
             entry["outcome"] = report.outcome
         result = getattr(report, "leakguard", None)

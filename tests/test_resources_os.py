@@ -418,20 +418,23 @@ def test_running_thread_is_reported_with_where_it_runs_and_started() -> None:
     assert found.fingerprint == "thread Thread 'poller'"
 
 
-def test_a_renamed_thread_gets_a_new_key_though_the_same_object() -> None:
+def test_thread_keys_follow_starts_and_ends_and_not_renames() -> None:
+    checker = ThreadChecker()
+    first = checker.snapshot()
+    assert checker.snapshot() is first  # nothing changed: the same keys
     stop = threading.Event()
     thread = threading.Thread(target=_serve_until, args=(stop,), name="before")
     thread.start()
     try:
-        checker = ThreadChecker()
-        first = checker.snapshot()
-        assert checker.snapshot() is first  # nothing changed: the same keys
-        thread.name = "after"
+        started = checker.snapshot()
+        thread.name = "after"  # the same thread: not a new one
         renamed = checker.snapshot()
     finally:
         stop.set()
         thread.join()
-    assert any(key.endswith(":after") for key in renamed - first)
+    assert [key.rpartition(":")[2] for key in started - first] == ["before"]
+    assert renamed == started
+    assert checker.snapshot() == first  # ended: gone again
 
 
 def test_joined_thread_is_not_reported() -> None:

@@ -36,8 +36,7 @@ import threading
 import types
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import _pytest  # only for its location: registrations from inside it are pytest's
 import pluggy
@@ -48,8 +47,7 @@ from .sys_hooks import callable_name, caller_site, definition_site
 _UNIDENTIFIED = "unidentified"
 
 
-@dataclass(slots=True)
-class _Registration:
+class _Registration(NamedTuple):
     """What we remember of one registered callback (no strong reference to it)."""
 
     name: str
@@ -118,6 +116,8 @@ class AtexitChecker:
         #: (serials, unidentified count) the last keys were built from.
         self._last_state: tuple[tuple[int, ...], int] | None = None
         self._last_keys: frozenset[str] = frozenset()
+        #: (registered, lowered, callbacks in atexit) at the last snapshot.
+        self._last_token: tuple[int, int, int] | None = None
         self._serials = itertools.count(1)
         self._lock = threading.Lock()
         self._original: tuple[Any, Any] | None = None
@@ -200,6 +200,9 @@ class AtexitChecker:
     def snapshot(self) -> frozenset[str]:
         """``#serial name`` per identified callback, ``unidentified#N`` for the rest."""
         self.install()
+        token = (self._registered, self._lowered, self._total())
+        if token == self._last_token:  # no register, unregister or clear since
+            return self._last_keys
         with self._lock:
             if self._records:
                 for serial, record in list(self._records.items()):
@@ -216,6 +219,7 @@ class AtexitChecker:
             keys.extend(f"{_UNIDENTIFIED}#{n}" for n in range(1, extra + 1))
             self._last_keys = frozenset(keys)
             self._last_state = (serials, extra)
+        self._last_token = token
         return self._last_keys
 
     def _total(self) -> int:

@@ -9,12 +9,10 @@ themselves, so taking one cannot keep a socket or a thread alive.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
-@dataclass(frozen=True, slots=True)
-class Resource:
+class Resource(NamedTuple):
     """One resource a test (or fixture) left open, already formatted for reports.
 
     :param kind: the JSON ``kind`` (``socket``, ``fd``, ``thread`` ...).

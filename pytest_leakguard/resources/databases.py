@@ -23,8 +23,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import sites
 from .base import Resource
@@ -32,8 +31,7 @@ from .fds import fds_open_on
 from .files import normalize_path
 
 
-@dataclass(frozen=True, slots=True)
-class Driver:
+class Driver(NamedTuple):
     """How to see one driver's connections and tell whether they are open.
 
     :param name: shown in reports and keys (``sqlite3``).
@@ -52,8 +50,7 @@ class Driver:
     close_token: Callable[[Any], object | None] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     driver: Driver
     is_open: Callable[[], bool]  # holds a weak reference only
     target: str

@@ -15,10 +15,9 @@ something else counts as new.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from . import sites
 from .base import Resource
@@ -65,25 +64,25 @@ def proc_unavailable_reason() -> str | None:
 _shared_table: dict[int, FdIdentity] | None = None
 
 
-@contextlib.contextmanager
-def one_fd_table(
+def share_fd_table(
     table: dict[int, FdIdentity] | None = None,
-) -> Iterator[dict[int, FdIdentity]]:
+) -> dict[int, FdIdentity]:
     """Read the descriptor table once for every checker in one snapshot round.
 
     The fd, file and socket checkers each need it; reading it three times
     per snapshot was most of what a resource check costs.  ``table``, when
     given, is a reading the caller knows to be still true (see
-    ``ResourceGuard.snapshot``).
+    ``ResourceGuard.snapshot``).  Shared until :func:`unshare_fd_table`.
     """
     global _shared_table
-    # Never reused on a guess: pytest's capture dup2()s over fds 1 and 2
-    # between phases, same numbers, other files, and no audit event says so.
     _shared_table = _read_fds() if table is None else table
-    try:
-        yield _shared_table
-    finally:
-        _shared_table = None
+    return _shared_table
+
+
+def unshare_fd_table() -> None:
+    """End a snapshot round: later readings go to /proc again."""
+    global _shared_table
+    _shared_table = None
 
 
 class TableKeys:

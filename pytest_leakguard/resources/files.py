@@ -37,11 +37,11 @@ from .fds import (
 
 DELETED_SUFFIX = " (deleted)"
 #: pytest's basetemp: /tmp/pytest-of-<user>/pytest-<n>/[popen-gw<n>/]<test name><n>/
-_PYTEST_TMP = re.compile(
+_PYTEST_TMP = (  # patterns are compiled on first use (re caches them)
     r"^.*?/pytest-of-[^/]+/pytest-(?:\d+|current)/(?:popen-gw\d+/)?[^/]*?\d*(?=/|$)"
 )
 #: tempfile's random names: tmpa1b2c3d4, tmp_x1y2z3q4 ...
-_TEMPFILE_NAME = re.compile(r"(?<=/)tmp[a-z0-9_]{8}(?=/|\.|$)")
+_TEMPFILE_NAME = r"(?<=/)tmp[a-z0-9_]{8}(?=/|\.|$)"
 
 
 def normalize_path(path: str) -> str:
@@ -53,8 +53,8 @@ def normalize_path(path: str) -> str:
     """
     deleted = path.endswith(DELETED_SUFFIX)
     path = path.removesuffix(DELETED_SUFFIX)
-    path = _PYTEST_TMP.sub("<tmp_path>", path, count=1)
-    path = _TEMPFILE_NAME.sub("tmp<random>", path)
+    path = re.sub(_PYTEST_TMP, "<tmp_path>", path, count=1)
+    path = re.sub(_TEMPFILE_NAME, "tmp<random>", path)
     for prefix, placeholder in _prefixes():
         if path.startswith(prefix):
             path = (

@@ -10,10 +10,10 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .base import Resource, ResourceChecker
-from .fds import one_fd_table
+from .fds import share_fd_table, unshare_fd_table
 
 Snapshot = dict[str, frozenset[str]]
 FdTable = dict[int, tuple[int, int, int]]  # fd -> (type, device, inode)
@@ -22,8 +22,7 @@ _FIRST_PAUSE = 0.002
 NEVER_SETTLE = frozenset({"logging-handler", "signal-handler", "atexit", "sys-hook"})
 
 
-@dataclass(frozen=True, slots=True)
-class AllowRule:
+class AllowRule(NamedTuple):
     """``kind:pattern`` from the ini file or a marker; fnmatch on the description."""
 
     kind: str
@@ -85,19 +84,34 @@ class ResourceGuard:
         :param fd_table: a descriptor table read earlier and known to be still
             true (nothing opened since), to save reading /proc again.
         """
-        with one_fd_table(fd_table) as table:
-            self.last_fd_table = table
-            return {checker.kind: self._snapshot(checker) for checker in self.checkers}
+        self.last_fd_table = share_fd_table(fd_table)
+        try:
+            # A plain loop: this runs twice per test, every call counts.
+            snapshot = {}
+            for checker in self.checkers:
+                try:
+                    keys = checker.snapshot()
+                    if type(keys) is not frozenset:
+                        keys = frozenset(keys)
+                except Exception as exc:
+                    keys = self._failed(checker, exc)
+                snapshot[checker.kind] = keys
+            return snapshot
+        finally:
+            unshare_fd_table()
 
     def _snapshot(self, checker: ResourceChecker) -> frozenset[str]:
         try:
             keys = checker.snapshot()
             return keys if type(keys) is frozenset else frozenset(keys)
         except Exception as exc:
-            self._note(
-                f"resource checker {checker.kind!r} failed: {type(exc).__name__}: {exc}"
-            )
-            return frozenset()
+            return self._failed(checker, exc)
+
+    def _failed(self, checker: ResourceChecker, exc: Exception) -> frozenset[str]:
+        self._note(
+            f"resource checker {checker.kind!r} failed: {type(exc).__name__}: {exc}"
+        )
+        return frozenset()
 
     def new_since(
         self, before: Snapshot, settle_time: float
@@ -115,6 +129,8 @@ class ResourceGuard:
         self, left: dict[str, frozenset[str]], settle_time: float
     ) -> dict[str, frozenset[str]]:
         """Re-check ``left`` with growing pauses until it is gone or time is up."""
+        if not left:
+            return left
         pause, deadline = _FIRST_PAUSE, time.monotonic() + settle_time
         while (
             any(kind not in NEVER_SETTLE for kind in left)

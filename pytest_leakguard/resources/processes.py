@@ -33,7 +33,7 @@ _STATES = {
     "T": "stopped", "t": "stopped by a tracer", "Z": "zombie", "X": "dead",
     "I": "idle",
 }  # fmt: skip
-_DIGITS = re.compile(r"\d+")
+_DIGITS = r"\d+"  # compiled on first use (re caches it)
 MAX_COMMAND = 160
 
 
@@ -123,7 +123,7 @@ class ProcessChecker:
         name = getattr(owner, "name", None)  # multiprocessing processes have one
         if isinstance(name, str):
             what = f"multiprocessing process '{name}'"
-            generic = f"process multiprocessing '{_DIGITS.sub('N', name)}'"
+            generic = f"process multiprocessing '{re.sub(_DIGITS, 'N', name)}'"
         else:
             what = f"process {shlex.join(argv)[:MAX_COMMAND] if argv else comm}"
             generic = f"process {os.path.basename(argv[0]) if argv else comm}"

@@ -21,7 +21,7 @@ import socket
 import stat
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import sites
 from .base import Resource
@@ -39,8 +39,7 @@ _UNIX_ACCEPTCON = 0x10000  # __SO_ACCEPTCON in the Flags column: listening
 _DEFAULT_EPHEMERAL = (32768, 60999)
 
 
-@dataclass(frozen=True, slots=True)
-class _Endpoint:
+class _Endpoint(NamedTuple):
     host: str
     port: int
 
@@ -49,16 +48,14 @@ class _Endpoint:
         return f"{host}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
-class _InetSocket:
+class _InetSocket(NamedTuple):
     proto: str  # tcp, udp
     local: _Endpoint
     remote: _Endpoint | None
     state: str
 
 
-@dataclass(frozen=True, slots=True)
-class _UnixSocket:
+class _UnixSocket(NamedTuple):
     path: str
     state: str
     listening: bool

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import _tracemalloc  # is_tracing() without the Python module's imports
 import functools
+import operator
 import os
 import sys
 import threading
@@ -289,7 +290,7 @@ class SysHookChecker:
         if (
             last is None
             or tools != last[1]
-            or any(now is not then for now, then in zip(hooks, last[0], strict=True))
+            or not all(map(operator.is_, hooks, last[0]))
         ):
             self._last_keys = frozenset(self._current())
         self._last = (hooks, tools)

@@ -30,7 +30,7 @@ from typing import Any
 from . import sites
 from .base import Resource
 
-_DIGITS = re.compile(r"\d+")
+_DIGITS = r"\d+"  # compiled on first use (re caches it)
 _START_EVENTS = ("_thread.start_new_thread", "_thread.start_joinable_thread")
 
 
@@ -60,6 +60,25 @@ def thread_key(thread: threading.Thread) -> str:
     return f"thread:{thread.ident}:{thread.native_id}:{thread.name}"
 
 
+def _thread_registry() -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """The thread objects ``threading`` knows: started, and starting.
+
+    Private dicts, read without the lock (one C call each, as ``enumerate``
+    does under it): a thread moves from the starting to the started ones
+    once its ident is known, so a change of ident or a new or ended thread
+    changes this tuple.  Compared with ``==``, which is identity for
+    threads.  None where a Python lacks them: the caller then always lists.
+    """
+    active = getattr(threading, "_active", None)
+    limbo = getattr(threading, "_limbo", None)
+    if not isinstance(active, dict) or not isinstance(limbo, dict):
+        return None
+    try:
+        return tuple(active.values()), tuple(limbo.values())
+    except RuntimeError:  # changed size while copied, by another thread
+        return None
+
+
 class ThreadChecker:
     """Finds ``threading`` threads a test started that are still alive.
 
@@ -71,26 +90,22 @@ class ThreadChecker:
 
     def __init__(self) -> None:
         watch_thread_starts()
-        #: (thread, ident, native id, name) per thread at the last snapshot.
-        self._last_state: list[tuple[threading.Thread, Any, Any, str]] = []
+        #: The registry at the last snapshot (held until the next one, so
+        #: that no thread object's address can be reused meanwhile).
+        self._last_state: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
         self._last_keys: frozenset[str] = frozenset()
 
     def snapshot(self) -> frozenset[str]:
         """One key per thread known to ``threading`` (including dummy threads).
 
-        The same thread objects as last time (held until the next snapshot,
-        so that no address is reused meanwhile) with the same ident, native
-        id and name give the same keys: rebuilt only when something changed.
+        Keys are rebuilt only when ``threading``'s registry holds other thread
+        objects than at the last snapshot (see :func:`_thread_registry`).  A
+        thread renamed meanwhile keeps its key: it is the same thread.
         """
-        threads = threading.enumerate()
-        state = [(t, t.ident, t.native_id, t.name) for t in threads]
-        last = self._last_state
-        if len(state) != len(last) or any(
-            now[0] is not then[0] or now[1:] != then[1:]
-            for now, then in zip(state, last, strict=True)
-        ):
+        state = _thread_registry()
+        if state is None or state != self._last_state:
             self._last_keys = frozenset(
-                [thread_key(t) for t in threads if not is_pool_worker(t)]
+                [thread_key(t) for t in threading.enumerate() if not is_pool_worker(t)]
             )
         self._last_state = state
         return self._last_keys
@@ -113,7 +128,7 @@ class ThreadChecker:
             site=sites.site_of(thread),
             thread=sites.thread_of(thread),
             fingerprint=f"thread {type(thread).__qualname__} "
-            f"'{_DIGITS.sub('N', thread.name)}'",
+            f"'{re.sub(_DIGITS, 'N', thread.name)}'",
         )
 
 

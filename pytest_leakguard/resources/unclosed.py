@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import _tracemalloc  # is_tracing() without the Python module's imports
 import ast
-import contextlib
 import os
 import re
 import socket
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .base import Resource
@@ -221,9 +220,8 @@ def _visible(filters: Iterable[Any]) -> list[Any]:
     return visible
 
 
-@contextlib.contextmanager
-def capture_resource_warnings() -> Iterator[list[warnings.WarningMessage]]:
-    """Record ResourceWarnings into the yielded list; pass all others through.
+def capture_resource_warnings() -> ResourceWarningCapture:
+    """Record ResourceWarnings into the list ``with`` gives; pass all others through.
 
     ``record=True`` would capture every warning and re-emitting them later
     would move errors and "once" bookkeeping away from the warning's call
@@ -236,20 +234,46 @@ def capture_resource_warnings() -> Iterator[list[warnings.WarningMessage]]:
     Enter it inside pytest's own per-test warning capture.  The records hold
     ``source`` (the dying object): describe them promptly, then drop the list.
     """
-    caught: list[warnings.WarningMessage] = []
-    with warnings.catch_warnings():  # restores filters and the show hooks on exit
-        warnings.filters = _visible_cached(warnings.filters)  # restored on exit
-        mutated = getattr(warnings, "_filters_mutated", None)  # private, CPython
-        if mutated is not None:
-            mutated()  # forget "already warned" registries for the new filters
-        outer = warnings._showwarnmsg_impl  # type: ignore[attr-defined]
+    return ResourceWarningCapture()
 
-        def show(message: warnings.WarningMessage) -> None:
-            category = message.category
-            if isinstance(category, type) and issubclass(category, ResourceWarning):
-                caught.append(message)
-            else:
-                outer(message)
 
-        warnings._showwarnmsg_impl = show  # type: ignore[attr-defined]
-        yield caught
+class ResourceWarningCapture:
+    """What ``warnings.catch_warnings()`` saves and restores, and our recorder.
+
+    A class, not a generator: it runs around every checked test, and
+    ``catch_warnings`` plus ``contextlib`` cost several times more.
+    """
+
+    __slots__ = ("caught", "_filters", "_impl", "_showwarning")
+
+    def __init__(self) -> None:
+        self.caught: list[warnings.WarningMessage] = []
+
+    def __enter__(self) -> list[warnings.WarningMessage]:
+        self._filters = warnings.filters
+        self._impl = warnings._showwarnmsg_impl  # type: ignore[attr-defined]
+        self._showwarning = warnings.showwarning
+        warnings.filters = _visible_cached(self._filters)
+        _filters_mutated()  # forget "already warned" registries for the new filters
+        warnings._showwarnmsg_impl = self._show  # type: ignore[attr-defined]
+        return self.caught
+
+    def _show(self, message: warnings.WarningMessage) -> None:
+        category = message.category
+        if isinstance(category, type) and issubclass(category, ResourceWarning):
+            self.caught.append(message)
+        else:
+            self._impl(message)
+
+    def __exit__(self, *exc_info: object) -> None:
+        warnings.filters = self._filters
+        warnings._showwarnmsg_impl = self._impl  # type: ignore[attr-defined]
+        warnings.showwarning = self._showwarning
+        _filters_mutated()
+
+
+def _filters_mutated() -> None:
+    """Tell the C warnings module its filters changed (private, CPython)."""
+    mutated = getattr(warnings, "_filters_mutated", None)
+    if mutated is not None:
+        mutated()

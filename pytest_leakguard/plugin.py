@@ -43,6 +43,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(plugin, "leakguard-session")
 
 
+BUDGET_PLUGIN = "leakguard-peak-budget"
+
+
+class PeakBudget:
+    """Measures the call phase's peak; registered only when a test has a budget."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        spec = item.stash.get(mark_spec_key, None)
+        if spec is None or not spec.settings.max_memory:
+            return (yield)
+        with measuring_peak(item):
+            return (yield)
+
+
 class LeakGuardPlugin:
     """Session state and the per-test hooks; registered only when enabled."""
 
@@ -56,7 +71,7 @@ class LeakGuardPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Validate every marker before any test runs; a bad one stops the run."""
-        stepped_aside = 0
+        stepped_aside, budgets = 0, False
         for item in items:
             spec = markers.spec_for(item, self.settings)
             if spec is not None and _rerun_by_rerunfailures(item):
@@ -65,6 +80,10 @@ class LeakGuardPlugin:
             if spec is not None:
                 self.state.validate(item, spec)
                 item.stash[mark_spec_key] = spec
+                budgets = budgets or bool(spec.settings.max_memory)
+        if budgets and not self.config.pluginmanager.has_plugin(BUDGET_PLUGIN):
+            # Only then: a wrapper on every test's call costs every test.
+            self.config.pluginmanager.register(PeakBudget(), BUDGET_PLUGIN)
         if stepped_aside:
             self.state.notes.append(
                 f"{stepped_aside} tests that pytest-rerunfailures may rerun were not checked "
@@ -82,20 +101,13 @@ class LeakGuardPlugin:
         spec = item.stash.get(mark_spec_key, None)
         if spec is None:
             return None
-        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        ihook = item.ihook  # a lookup by path each time it is asked for
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         reports = self.state.check(item, nextitem, spec)
         for rep in reports:
-            item.ihook.pytest_runtest_logreport(report=rep)
-        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            ihook.pytest_runtest_logreport(report=rep)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        spec = item.stash.get(mark_spec_key, None)
-        if spec is None or not spec.settings.max_memory:
-            return (yield)
-        with measuring_peak(item):
-            return (yield)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(

@@ -23,10 +23,9 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from importlib.util import find_spec
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 AuditArgs = tuple[Any, ...]
 Watcher = Callable[[AuditArgs], None]
@@ -49,8 +48,7 @@ _path_sites: dict[str, Site] = {}
 _handlers: dict[str, list[Watcher]] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Site:
+class Site(NamedTuple):
     """One line of user code that created a resource.
 
     :param filename: the code object's file name.
@@ -79,8 +77,7 @@ class Site:
         return f"{self.path}:{self.lineno}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Record:
+class _Record(NamedTuple):
     ref: weakref.ref[Any]
     site: Site | None
     category: str

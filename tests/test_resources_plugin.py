@@ -73,6 +73,47 @@ def test_socket_left_open_is_a_leak_and_a_module_server_fixture_is_not(
     result.stdout.no_fnmatch_line("*thread*left open*")
 
 
+def test_uvloops_process_wide_pipe_is_nobodys_leak_but_a_pipe_left_open_is(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """libuv opens its signal lock pipe with the first loop of the process,
+    here imported inside the first test as anyio does (F5 in FINDINGS.md)."""
+    pytest.importorskip("uvloop")
+    leakguard_pytester.makepyfile(
+        """
+        import asyncio, os
+
+        kept = []
+
+        def one_loop():
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+            try:
+                loop.run_until_complete(asyncio.sleep(0))
+            finally:
+                loop.close()
+
+        def test_first_loop():
+            one_loop()
+
+        def test_second_loop():
+            one_loop()
+
+        def test_loop_and_a_pipe_left_open():
+            one_loop()
+            kept.append(os.pipe())
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["LEAKED *::test_loop_and_a_pipe_left_open - 2 fd left open"]
+    )
+
+
 def test_fixture_that_does_not_release_what_it_opened_is_reported_with_its_name(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

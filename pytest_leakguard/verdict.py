@@ -27,7 +27,12 @@ The rule, after CPython's refleak hunter (``Lib/test/libregrtest/refleak.py``):
   runs in four grew, and the last third of the runs still grew by the threshold
   per run on average.  So ``[64, 64, 0, 0, 0, 0, 0, 0]`` (a cache that filled)
   passes, while a leak that a free list hides once in a while, ``[64, 64, 0,
-  64, 64, 64]``, fails.
+  64, 64, 64]``, fails.  Most runs of that last third must have grown too:
+  steady tens of bytes that stop, then one table resized (``[..., 88, 0, 0,
+  0, 2200]``), are not a leak.
+* **Bytes grow by whole objects.**  A run whose traced bytes grew by less than
+  16 bytes made no new object (a string replaced by a slightly longer one, a
+  counter that needs another digit): it does not count as a run that grew.
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ FAINT_FACTOR = 4
 # for good.  Bytes-only growth of at most this much per new interned string
 # is that, not the test's leak.
 INTERNED_BYTES = 128
+# A new Python object takes at least this many traced bytes: a run whose bytes
+# grew by less made nothing new, it resized something (a longer string, a
+# bigger int, a float replaced), so it does not count as a run that grew.
+MIN_OBJECT_BYTES = 16
 # The screen sends a test to traced runs when a counter grew on this fraction
 # (one in three) of its runs.
 SCREEN_FRACTION = 3
@@ -125,8 +134,11 @@ def deltas(values: Sequence[int]) -> tuple[int, ...]:
     )
 
 
-def classify(series: Sequence[int], threshold: int) -> Trend:
+def classify(series: Sequence[int], threshold: int, floor: int = 1) -> Trend:
     """Classify a short series of deltas (the measured runs).
+
+    :param floor: the least growth that makes a run count as one that grew
+        (``MIN_OBJECT_BYTES`` for bytes, 1 for objects).
 
     >>> classify([5, 5, 6], 1), classify([3, 3, 0], 1), classify([3, 0, 0], 1)
     (<Trend.GROWING: 'growing'>, <Trend.MIXED: 'mixed'>, <Trend.FLAT: 'flat'>)
@@ -135,32 +147,38 @@ def classify(series: Sequence[int], threshold: int) -> Trend:
     if not series:
         return Trend.FLAT
     typical = statistics.median(series)
-    if all(d >= 1 for d in series) and typical >= threshold:
+    if all(d >= floor for d in series) and typical >= threshold:
         # A series that decays to a fraction of its typical growth is warm-up
         # still settling, not yet a leak: more runs will tell.
         if min(series[-2:]) * DECAY_FACTOR < typical:
             return Trend.MIXED
         return Trend.GROWING
-    grew = sum(1 for d in series if d >= 1)
+    grew = sum(1 for d in series if d >= floor)
     if grew * 3 >= len(series) * 2 and any(d >= threshold for d in series):
         return Trend.MIXED
     return Trend.FLAT
 
 
-def classify_extended(series: Sequence[int], threshold: int) -> Trend:
+def classify_extended(series: Sequence[int], threshold: int, floor: int = 1) -> Trend:
     """Decide a series that was extended because it was mixed.
 
     Growth must persist: three runs in four grew, and the last third still
-    grew by ``threshold`` per run on average.  Anything else is FLAT: a one-off
-    or a cache that filled up is not a leak.
+    grew by ``threshold`` per run on average, most of its runs growing (one
+    resize of a table near the end must not pass for a leak).  Anything else
+    is FLAT: a one-off or a cache that filled up is not a leak.
     """
-    first = classify(series, threshold)
+    first = classify(series, threshold, floor)
     if first is not Trend.MIXED:
         return first
     threshold = max(threshold, 1)
-    grew = sum(1 for d in series if d >= 1)
+    grew = sum(1 for d in series if d >= floor)
     tail = series[-max(len(series) // 3, 1) :]
-    persistent = grew * 4 >= len(series) * 3 and sum(tail) >= threshold * len(tail)
+    tail_grew = sum(1 for d in tail if d >= floor)
+    persistent = (
+        grew * 4 >= len(series) * 3
+        and sum(tail) >= threshold * len(tail)
+        and tail_grew * 2 > len(tail)
+    )
     return Trend.GROWING if persistent else Trend.FLAT
 
 
@@ -177,7 +195,7 @@ def decide(
     judge = classify_extended if extended else classify
     bytes_series = deltas([s.traced_bytes for s in samples])
     objects_series = deltas([_counted_objects(s, policy) for s in samples])
-    bytes_trend = judge(bytes_series, policy.min_bytes)
+    bytes_trend = judge(bytes_series, policy.min_bytes, MIN_OBJECT_BYTES)
     objects_trend = judge(objects_series, policy.min_objects)
     if not extended and _faint(bytes_trend, objects_trend, bytes_series, policy):
         bytes_trend = Trend.MIXED
@@ -231,7 +249,7 @@ def interned_strings_explain(samples: Sequence[Sample], policy: Policy) -> bool:
     series = deltas([s.traced_bytes for s in samples])
     objects = deltas([_counted_objects(s, policy) for s in samples])
     return _only_interned_strings(
-        classify_extended(series, policy.min_bytes),
+        classify_extended(series, policy.min_bytes, MIN_OBJECT_BYTES),
         classify_extended(objects, policy.min_objects),
         series,
         samples,

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_leakguard.verdict import (
+    MIN_OBJECT_BYTES,
     Policy,
     Sample,
     Trend,
@@ -66,6 +67,32 @@ def test_extended_series_are_leaks_only_when_growth_persists(
     series: list[int], expected: Trend
 ) -> None:
     assert classify_extended(series, 64) is expected
+
+
+@pytest.mark.parametrize(
+    ("series", "expected"),
+    [
+        # anyio under --leakguard-all (F8): tens of bytes that stop, one table resized
+        (
+            [1256, 176, 464, 176, 88, 2272, 88, 88, 88, 88, 88, 0, 0, 0, 2200],
+            Trend.FLAT,
+        ),
+        # sqlite-utils' Hypothesis tests (H1): strings and numbers a few bytes
+        # longer each run, and an occasional resize: nothing new
+        (
+            [41, 1536, 155, 41, 9, 3686, 3, 9, 2253, 9, 6, 41, 6, 151, 167],
+            Trend.FLAT,
+        ),
+        # a steady leak of 80 B per run with one resize in the tail stays a leak
+        ([80, 80, 80, 0, 80, 80, 80, 80, 80, 80, 2200, 80], Trend.GROWING),
+        # a lumpy leak persists in bytes too
+        ([64, 64, 0, 64, 64, 64, 64, 0, 64, 64, 64, 64], Trend.GROWING),
+    ],
+)
+def test_extended_bytes_count_whole_objects_and_a_growing_tail(
+    series: list[int], expected: Trend
+) -> None:
+    assert classify_extended(series, 64, MIN_OBJECT_BYTES) is expected
 
 
 def _samples(objects: list[int], traced: list[int] | None = None) -> list[Sample]:

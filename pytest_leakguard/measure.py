@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +94,7 @@ def _warm_up_and_measure(
     measuring_starts: Callable[[], None] | None,
 ) -> ItemOutcome:
     settings = spec.settings
-    after_run = functools.partial(_after_run, probe)
+    after_run = functools.partial(_after_run, probe, LateThreads(settings.settle_time))
     # Made before the baseline: created after it, it would be a block of growth.
     policy = Policy(settings.min_bytes, settings.min_objects, settings.ignore_types)
     # The other warm-up runs are traced: the first traced runs replace blocks
@@ -125,9 +127,38 @@ def _warm_up_and_measure(
     return _measure(driver, spec, probe, policy, started, after_run, unmeasured)
 
 
-def _after_run(probe: MemoryProbe) -> None:
+def _after_run(probe: MemoryProbe, late_threads: LateThreads) -> None:
+    late_threads.wait()
     clear_interpreter_caches()
     probe.sample()
+
+
+class LateThreads:
+    """Before a sample, lets threads that a run left running finish.
+
+    A worker abandoned on cancel, a timer firing a moment later: what they
+    hold while they run would count as the run's growth ("threads that
+    finish a moment late" are not a leak).  Threads alive when the test's
+    measurement began (a fixture's server) are not waited for.  One wait that
+    runs out (a thread that does not end: the resource check reports it)
+    ends the waiting for this test.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.alive_before = threading.active_count()
+        self.limit = limit
+        self.gave_up = False
+
+    def wait(self) -> None:
+        if self.gave_up or threading.active_count() <= self.alive_before:
+            return
+        deadline, pause = time.monotonic() + self.limit, 0.002
+        while threading.active_count() > self.alive_before:
+            if time.monotonic() >= deadline:
+                self.gave_up = True
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def _measure(
@@ -211,7 +242,9 @@ def _measure(
     if decision.leaked:
         try:
             with failures_unseen():
-                filled = _fill_bounded_caches(driver, probe, policy, settings.runs)
+                filled = _fill_bounded_caches(
+                    driver, probe, policy, settings.runs, settings.settle_time
+                )
         except Exception as exc:
             filled = None
             notes.append(
@@ -260,7 +293,11 @@ def _ignored_by_hook(item: pytest.Item, decision: MemoryDecision) -> frozenset[s
 
 
 def _fill_bounded_caches(
-    driver: ItemDriver, probe: MemoryProbe, policy: Policy, runs: int
+    driver: ItemDriver,
+    probe: MemoryProbe,
+    policy: Policy,
+    runs: int,
+    settle_time: float,
 ) -> tuple[str, MemoryDecision | None, int] | None:
     """Tell a bounded cache that is still filling from a leak.
 
@@ -293,14 +330,14 @@ def _fill_bounded_caches(
         return note, None, 1
     _, filled = run_until(driver, needed + 1)
     runs_done = 1 + filled
-    decision = _remeasure(driver, probe, policy, runs)
+    decision = _remeasure(driver, probe, policy, runs, settle_time)
     # Entries cached before measuring began were frozen out of view: evicting
     # them looks like growth until the cache has turned over once.
     flush = max(g.remaining + g.size for g in growing)
     if decision.leaked and needed + flush <= MAX_FILL_RUNS:
         _, flushed = run_until(driver, flush)
         runs_done += flushed + runs
-        decision = _remeasure(driver, probe, policy, runs)
+        decision = _remeasure(driver, probe, policy, runs, settle_time)
     runs_done += runs
     verb = "kept growing after" if decision.leaked else "stopped growing once"
     return (
@@ -311,10 +348,15 @@ def _fill_bounded_caches(
 
 
 def _remeasure(
-    driver: ItemDriver, probe: MemoryProbe, policy: Policy, runs: int
+    driver: ItemDriver,
+    probe: MemoryProbe,
+    policy: Policy,
+    runs: int,
+    settle_time: float,
 ) -> MemoryDecision:
     probe.restart()
-    run_until(driver, runs, functools.partial(_after_run, probe))
+    late_threads = LateThreads(settle_time)
+    run_until(driver, runs, functools.partial(_after_run, probe, late_threads))
     return decide(probe.samples(), policy, extended=True)
 
 

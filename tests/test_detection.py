@@ -204,6 +204,48 @@ def test_every_clean_pattern_passes(leakguard_pytester: pytest.Pytester) -> None
         result.stdout.fnmatch_lines(["*16 tests checked (16 repeated), 0 leaked*"])
 
 
+@pytest.mark.parametrize("tracing", ["auto", "always"])
+def test_a_thread_that_finishes_a_moment_after_each_run_is_not_a_leak(
+    leakguard_pytester: pytest.Pytester, tracing: str
+) -> None:
+    """What a worker holds while it finishes late is not the run's growth
+    (anyio's threads abandoned on cancel); a thread that never ends still
+    leaks what it holds."""
+    leakguard_pytester.makepyfile(
+        """
+        import threading, time
+        import pytest
+
+        forever = threading.Event()
+
+        @pytest.mark.leakguard
+        def test_worker_finishing_late():
+            payload = [bytearray(2000) for _ in range(20)]
+            threading.Thread(target=lambda: (time.sleep(0.05), payload)).start()
+
+        @pytest.mark.leakguard(allow=["thread:*"])
+        def test_worker_never_finishing():
+            payload = [bytearray(2000) for _ in range(20)]
+            threading.Thread(
+                target=lambda: (forever.wait(), payload), daemon=True
+            ).start()
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard",
+        "-p",
+        "no:randomly",
+        "-o",
+        f"leakguard_tracing={tracing}",
+        "-o",
+        "leakguard_settle_time=0.5",
+    )
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED *::test_worker_never_finishing - *"])
+
+
 def test_bounded_cache_that_fills_is_explained_in_verbose_output(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

@@ -215,6 +215,9 @@ def _measure(
     if (
         extra > 0 and decide(probe.samples(), policy).undecided
     ):  # not kept: it would count
+        # The last run's reports are replaced by the extra runs' own: held
+        # through them, they were 14 objects and 2 KiB of growth in run 6.
+        del reports
         reports, done = run_until(driver, extra, after_run)
         total += done
         if done < extra:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 # pytest 9 logs unittest subTest reports as the test runs (its subtests
@@ -244,6 +246,37 @@ def test_a_thread_that_finishes_a_moment_after_each_run_is_not_a_leak(
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["LEAKED *::test_worker_never_finishing - *"])
+
+
+def test_extra_runs_do_not_count_the_reports_of_the_run_before(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Mixed evidence gets more runs; the first of them must not see the
+    previous run's reports (3 TestReports and their dicts and lists) still alive."""
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+
+        runs = [0]
+        kept = []
+
+        @pytest.mark.leakguard(tracing="always")
+        def test_grows_on_two_runs_in_three():
+            runs[0] += 1
+            if runs[0] % 3:
+                kept.append(str(runs[0]) * 50)
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-p", "no:randomly", "--leakguard-json=report.json"
+    )
+
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+    [test] = json.loads((leakguard_pytester.path / "report.json").read_text())["tests"]
+    objects = test["memory"]["objects_per_run"]
+    assert len(objects) > 5, "the runs were extended"
+    assert objects[5] <= 1, objects
 
 
 def test_bounded_cache_that_fills_is_explained_in_verbose_output(

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Wall-time benchmark of pytest-leakguard against plain pytest and pytest-memray.
 
-    python bench/run.py [--quick] [--reps N] [--json PATH] [--profile] [--keep]
+    python bench/run.py [--quick] [--reps N] [--only N,N] [--json PATH] [--profile] [--keep]
 
 Each figure compares two pytest processes over a throwaway suite written to a
 temporary directory.  Both sides of a comparison load the same plugins (the
@@ -14,7 +14,8 @@ ratio is what a user pays for switching the check on:
 2. heap independence: figure 1 with a session-scoped fixture holding 10k, then
    1M, extra GC-tracked objects; the per-test overhead must not follow the heap;
 3. pytest-memray's ``limit_leaks`` (one tracked run per test) vs plain, for reference;
-4. resource checks: 300 tiny unmarked tests under ``--leakguard`` vs plain.
+4. resource checks: 300 tiny unmarked tests under ``--leakguard`` vs plain;
+5. the same on 300 quick tests that do a little work each (a reference).
 
 Configurations are interleaved (A B A B ...) so that machine drift hits both
 sides alike; each is run once unmeasured first (bytecode, page cache), and the
@@ -166,6 +167,43 @@ def write_checked_suite(root: Path, *, repeat: int, marker: str, heap: int) -> P
             args = "_rep" if repeat > 1 else ""
             parts.append(template.format(i=i, args=args, size=20 + 15 * i) + "\n\n")
         (root / name).write_text("".join(parts))
+    return root
+
+
+# Quick tests that do some work, as unit tests of a backend do: half a
+# millisecond to a millisecond each here (serialisation, an in-memory
+# database, sorting, small objects), against pytest's own ~0.5 ms per test.
+QUICK_HEADER = "import json\nimport sqlite3\nfrom contextlib import closing\n\n\n"
+QUICK_BODIES = (
+    "    rows = [{{'id': n, 'name': f'user{{n}}', 'tags': ['a', 'b']}} for n in range({n})]\n"
+    "    assert json.loads(json.dumps(rows)) == rows\n",
+    "    with closing(sqlite3.connect(':memory:')) as db:\n"
+    "        db.execute('create table t (x integer)')\n"
+    "        db.executemany('insert into t values (?)', [(k,) for k in range({n})])\n"
+    "        assert db.execute('select count(*) from t').fetchone()[0] == {n}\n",
+    "    words = [f'{{k:05d}}-{{k * 7 % 13}}' for k in range({n} * 6)]\n"
+    "    assert sorted(words)[0] == '00000-0'\n",
+    "    points = [complex(k, -k) for k in range({n} * 4)]\n"
+    "    assert sum(abs(p) for p in points) > 0\n",
+)
+
+
+def write_quick_suite(root: Path) -> Path:
+    """Write 300 unmarked tests that do a little work each (see QUICK_BODIES).
+
+    The resource check's cost per test is the same as on the tiny suite;
+    this figure shows what it adds to tests that do something.
+    """
+    root.mkdir(parents=True)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    per_module = 30
+    for m in range(TINY_TESTS // per_module):
+        parts = [QUICK_HEADER]
+        for k in range(per_module):
+            i = m * per_module + k
+            body = QUICK_BODIES[i % len(QUICK_BODIES)].format(n=200 + i % 50)
+            parts.append(f"def test_quick_{i}():\n{body}\n\n")
+        (root / f"test_quick_{m:02d}.py").write_text("".join(parts))
     return root
 
 
@@ -324,6 +362,16 @@ def build(tmp: Path) -> list[Comparison]:
             target="<= 1.10x",
         )
     )
+    quick = write_quick_suite(tmp / "quick")
+    comparisons.append(
+        Comparison(
+            name="5 resource checks (300 quick)",
+            baseline=Config("quick-plain", quick, lg, TINY_TESTS),
+            checked=Config("quick-leakguard", quick, (*lg, "--leakguard"), TINY_TESTS),
+            tests=TINY_TESTS,
+            target="ref",
+        )
+    )
     return comparisons
 
 
@@ -352,10 +400,13 @@ def figures(
                 ),
             }
         )
-    small, large = (
-        next(r for r in rows if r["name"].startswith(f"2 heap +{h}"))
+    heap = {
+        h: next((r for r in rows if r["name"].startswith(f"2 heap +{h}")), None)
         for h in ("10k", "1M")
-    )
+    }
+    small, large = heap["10k"], heap["1M"]
+    if small is None or large is None:  # --only without figure 2
+        return rows
     small_ms, large_ms = small["overhead_ms_per_test"], large["overhead_ms_per_test"]
     # Once the overhead is down to the timing noise, a ratio of two noises
     # says nothing: below NOISE_MS per test the target is an absolute one.
@@ -491,6 +542,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="cProfile one leakguard run of figures 1, 2 (1M) and 4",
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated suites")
+    parser.add_argument(
+        "--only",
+        metavar="N,N",
+        help="run only these figures, by number (e.g. 4,5); the heap row needs 2",
+    )
     args = parser.parse_args(argv)
     if args.reps is None:
         args.reps = 1 if args.quick else 5
@@ -502,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="leakguard-bench-"))
     try:
         comparisons = build(tmp)
+        if args.only:
+            wanted = tuple(f"{n.strip()} " for n in args.only.split(","))
+            comparisons = [c for c in comparisons if c.name.startswith(wanted)]
         configs = [c for comp in comparisons for c in (comp.baseline, comp.checked)]
         versions = environment()
         print("  ".join(f"{k} {v}" for k, v in versions.items()))

@@ -31,7 +31,6 @@ from .resources.guard import (
     filter_allowed,
     parse_allow_rules,
 )
-from .resources.lazy_globals import create_process_wide_resources
 from .runner import ItemDriver, Reports, passed
 
 
@@ -65,7 +64,6 @@ class SessionState:
             self._guard = guard = ResourceGuard(checkers, self.notes)
             sites.install()
             guard.install()
-            self.notes.extend(create_process_wide_resources())
             self.config.add_cleanup(guard.uninstall)
             for checker in checkers:
                 reason = getattr(checker, "unavailable_reason", None)

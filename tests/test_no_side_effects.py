@@ -37,9 +37,6 @@ def test_resource_checks_import_neither_asyncio_nor_the_memory_side(
 ) -> None:
     """A suite that never imports asyncio does not pay for its import, and
     unrepeated tests do not load the probes (ctypes for the heap counters)."""
-    # uvloop, when installed, is set up before the first test (and imports
-    # asyncio): hide it, as on a machine without it.
-    leakguard_pytester.makeconftest("import sys\nsys.modules['uvloop'] = None\n")
     leakguard_pytester.makepyfile(
         """
         import sys

@@ -76,18 +76,18 @@ def test_socket_left_open_is_a_leak_and_a_module_server_fixture_is_not(
 def test_uvloops_process_wide_pipe_is_nobodys_leak_but_a_pipe_left_open_is(
     leakguard_pytester: pytest.Pytester,
 ) -> None:
-    """libuv opens its signal lock pipe with the first loop of the process,
-    here imported inside the first test as anyio does (F5 in FINDINGS.md)."""
+    """libuv opens its signal lock pipe with the first loop of the process;
+    uvloop imported by the test module, as anyio's conftest does (F5 in
+    FINDINGS.md)."""
     pytest.importorskip("uvloop")
     leakguard_pytester.makepyfile(
         """
         import asyncio, os
+        import uvloop
 
         kept = []
 
         def one_loop():
-            import uvloop
-
             loop = uvloop.new_event_loop()
             try:
                 loop.run_until_complete(asyncio.sleep(0))

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
+from . import lazy_globals
 from .base import Resource, ResourceChecker
 from .fds import share_fd_table, unshare_fd_table
 
@@ -84,6 +85,12 @@ class ResourceGuard:
         :param fd_table: a descriptor table read earlier and known to be still
             true (nothing opened since), to save reading /proc again.
         """
+        if lazy_globals.pending():  # one lookup, until every library is seen
+            created, notes = lazy_globals.create_for_imported()
+            for note in notes:
+                self._note(note)
+            if created:
+                fd_table = None  # it may have opened descriptors since
         self.last_fd_table = share_fd_table(fd_table)
         try:
             # A plain loop: this runs twice per test, every call counts.

@@ -3,17 +3,18 @@
 libuv, under uvloop, opens a pipe pair the first time any event loop is
 initialised (the lock of its signal handling) and keeps it until the process
 exits.  Whichever test made the first loop would be blamed for two descriptors,
-and every later test would pass: one-time set-up, not a leak.  The import may
-happen inside that very test (anyio imports uvloop when its backend first asks
-for it), so waiting for the module to show up is too late: when such a library
-is installed, leakguard has it create the resource before the first snapshot.
-Only installed libraries are touched, and a failure is a note, not an error.
+and every later test would pass: one-time set-up, not a leak.  So once such a
+library is imported (by a conftest, a test module, an earlier test), leakguard
+has it create that resource before the next snapshot.  Only imported libraries
+are touched (importing uvloop and asyncio for a suite that never uses them
+would cost every session), and a failure is a note, not an error.  What this
+cannot cover: a library imported and first used inside one and the same test.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from importlib.util import find_spec
 
 
 def _libuv_signal_lock_pipe() -> None:
@@ -22,27 +23,35 @@ def _libuv_signal_lock_pipe() -> None:
     uvloop.new_event_loop().close()
 
 
-#: (importable name, what makes it create its process-wide resources).
-LIBRARIES: tuple[tuple[str, Callable[[], None]], ...] = (
-    ("uvloop", _libuv_signal_lock_pipe),
-)
+#: module name -> what makes it create its process-wide resources.
+LIBRARIES: dict[str, Callable[[], None]] = {
+    "uvloop": _libuv_signal_lock_pipe,
+}
+#: Those not yet seen imported: the check before a snapshot is one lookup.
+_pending = dict(LIBRARIES)
 
 
-def create_process_wide_resources() -> list[str]:
-    """Let each installed library of :data:`LIBRARIES` set itself up now.
+def pending() -> bool:
+    """Whether some library of :data:`LIBRARIES` has not been set up yet."""
+    return bool(_pending)
 
-    :returns: a note per library that failed to (its first user may then be
-        blamed for what it creates).
+
+def create_for_imported() -> tuple[bool, list[str]]:
+    """Let each newly imported library of :data:`LIBRARIES` set itself up now.
+
+    :returns: whether any did (descriptors read before are out of date), and
+        a note per library that failed to (its first user may then be blamed
+        for what it creates).
     """
-    notes = []
-    for name, create in LIBRARIES:
+    created, notes = False, []
+    for name in [name for name in _pending if name in sys.modules]:
+        create = _pending.pop(name)
+        created = True
         try:
-            if find_spec(name) is None:
-                continue
             create()
         except Exception as exc:
             notes.append(
                 f"could not let {name} create its process-wide resources "
-                f"before the first test: {type(exc).__name__}: {exc}"
+                f"before a test: {type(exc).__name__}: {exc}"
             )
-    return notes
+    return created, notes

@@ -223,6 +223,21 @@ def test_an_unchanged_table_is_reused_and_any_change_is_read_again(
     assert after[0] != before[0]
 
 
+def test_change_counters_count_what_can_open_descriptors_or_processes(
+    tmp_path: Path,
+) -> None:
+    """An in-memory database opens nothing; a file database and a child do."""
+    assert sites.install()
+    changes, spawns = sites.changes(), sites.spawns()
+    sqlite3.connect(":memory:").close()
+    assert (sites.changes(), sites.spawns()) == (changes, spawns)
+    sqlite3.connect(tmp_path / "file.db").close()
+    assert (sites.changes(), sites.spawns()) == (changes + 1, spawns)
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert sites.spawns() == spawns + 1
+    assert sites.changes() > changes + 1
+
+
 def test_epoll_instance_left_open_is_reported() -> None:
     checker = FdChecker()
     before = checker.snapshot()

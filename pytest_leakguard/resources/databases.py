@@ -54,7 +54,7 @@ class _Entry(NamedTuple):
     driver: Driver
     is_open: Callable[[], bool]  # holds a weak reference only
     target: str
-    site: str | None
+    site: object | None  # a sites.Site or a str, turned into text when described
 
 
 class _Registry:
@@ -89,7 +89,7 @@ class _Registry:
         self.track(args[0], driver, target, _caller_site())
 
     def track(
-        self, conn: object, driver: Driver, target: str, site: str | None
+        self, conn: object, driver: Driver, target: str, site: object | None
     ) -> None:
         serial = next(self._serials)
         forget = functools.partial(self._forget, serial)
@@ -121,9 +121,9 @@ class _Registry:
         self.entries.pop(serial, None)
 
 
-def _caller_site() -> str | None:
-    site = sites.current_site()
-    return None if site is None else str(site)
+def _caller_site() -> sites.Site | None:
+    """Where the connection is made; formatted only if it is ever described."""
+    return sites.current_site()
 
 
 def _still_open(ref: weakref.ref[Any], is_open: Callable[[Any], bool]) -> bool:
@@ -247,7 +247,7 @@ class DatabaseChecker:
                     kind=self.kind,
                     key=key,
                     description=f"{entry.driver.name} connection to {target}",
-                    site=entry.site,
+                    site=None if entry.site is None else str(entry.site),
                     fingerprint=f"{self.kind} {entry.driver.name} {generic}",
                     owned_fds=fds_open_on(target)
                     if target.startswith("/")

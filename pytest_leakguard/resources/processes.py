@@ -90,7 +90,7 @@ class ProcessChecker:
         """
         if self.unavailable_reason:
             return frozenset()
-        changes = sites.changes()
+        changes = sites.spawns()
         if changes >= 0 and changes == self._none_since:
             return frozenset()
         keys = []

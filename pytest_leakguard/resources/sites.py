@@ -298,7 +298,21 @@ CHANGE_EVENTS = frozenset(
         "os.system",
     }
 )
+#: Those of :data:`CHANGE_EVENTS` that start a process.
+SPAWN_EVENTS = frozenset(
+    {
+        "subprocess.Popen",
+        "os.fork",
+        "os.forkpty",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.system",
+    }
+)
+#: SQLite databases that live in memory: connecting opens no descriptor.
+_IN_MEMORY = (":memory:", b":memory:")
 _changes = 0
+_spawns = 0
 
 
 def changes() -> int:
@@ -307,14 +321,27 @@ def changes() -> int:
     return _changes if _installed and unavailable_reason is None else -1
 
 
+def spawns() -> int:
+    """How many :data:`SPAWN_EVENTS` happened since the hook was installed
+    (-1 when no hook counts them)."""
+    return _spawns if _installed and unavailable_reason is None else -1
+
+
+def _opens_nothing(event: str, args: AuditArgs) -> bool:
+    """Reads of /proc and /sys (the checkers' own), an in-memory database."""
+    if event == "open":
+        return isinstance(args[0], str) and args[0].startswith(_IGNORED_PREFIXES)
+    if event == "sqlite3.connect":
+        return bool(args) and args[0] in _IN_MEMORY
+    return False
+
+
 def _audit(event: str, args: AuditArgs) -> None:
-    if event in CHANGE_EVENTS and not (
-        event == "open"
-        and isinstance(args[0], str)
-        and args[0].startswith(_IGNORED_PREFIXES)
-    ):
-        global _changes  # reads of /proc and /sys (the checkers' own) open nothing
+    if event in CHANGE_EVENTS and not _opens_nothing(event, args):
+        global _changes, _spawns
         _changes += 1
+        if event in SPAWN_EVENTS:
+            _spawns += 1
     if not _recording:
         return
     for handler in _handlers.get(event, ()):

@@ -20,6 +20,7 @@ from .caches import clear_interpreter_caches
 from .check import ItemOutcome, _stopped
 from .markers import MarkSpec
 from .resources import sites
+from .resources.threads import is_pool_worker
 from .runner import (
     ItemDriver,
     Reports,
@@ -139,21 +140,29 @@ class LateThreads:
     A worker abandoned on cancel, a timer firing a moment later: what they
     hold while they run would count as the run's growth ("threads that
     finish a moment late" are not a leak).  Threads alive when the test's
-    measurement began (a fixture's server) are not waited for.  One wait that
-    runs out (a thread that does not end: the resource check reports it)
-    ends the waiting for this test.
+    measurement began (a fixture's server, the first run's own stragglers)
+    are not waited for, nor are known pools' idle workers.  Threads are told
+    apart by identity, not counted: one run's straggler may still run while
+    the next run starts its own.  One wait that runs out (a thread that does
+    not end: the resource check reports it) ends the waiting for this test.
     """
 
     def __init__(self, limit: float) -> None:
-        self.alive_before = threading.active_count()
+        self.alive_before = frozenset(threading.enumerate())
         self.limit = limit
         self.gave_up = False
 
+    def _late(self) -> bool:
+        return any(
+            thread not in self.alive_before and not is_pool_worker(thread)
+            for thread in threading.enumerate()
+        )
+
     def wait(self) -> None:
-        if self.gave_up or threading.active_count() <= self.alive_before:
+        if self.gave_up or not self._late():
             return
         deadline, pause = time.monotonic() + self.limit, 0.002
-        while threading.active_count() > self.alive_before:
+        while self._late():
             if time.monotonic() >= deadline:
                 self.gave_up = True
                 return

@@ -234,7 +234,8 @@ def test_change_counters_count_what_can_open_descriptors_or_processes(
     sqlite3.connect(tmp_path / "file.db").close()
     assert (sites.changes(), sites.spawns()) == (changes + 1, spawns)
     subprocess.run([sys.executable, "-c", "pass"], check=True)
-    assert sites.spawns() == spawns + 1
+    # Popen, and on 3.13 also the os.posix_spawn it may use: at least one
+    assert sites.spawns() > spawns
     assert sites.changes() > changes + 1
 
 

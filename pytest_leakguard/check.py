@@ -90,17 +90,3 @@ def check_item(
     outcome.unclosed_count = driver.warnings.unclosed_count
     driver.warnings.replay()
     return outcome
-
-
-def _stopped(reports: Reports, runs_passed: int) -> ItemOutcome:
-    return ItemOutcome(
-        reports=reports,
-        not_repeatable=runs_passed + 1
-        if runs_passed and not _skipped(reports)
-        else None,
-        runs_done=runs_passed + 1,
-    )
-
-
-def _skipped(reports: Reports) -> bool:
-    return any(r.skipped or hasattr(r, "wasxfail") for r in reports)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .caches import clear_interpreter_caches
-from .check import ItemOutcome, _stopped
+from .check import ItemOutcome
 from .markers import MarkSpec
 from .resources import sites
 from .resources.threads import is_pool_worker
@@ -126,6 +126,20 @@ def _warm_up_and_measure(
         after_run()
     unmeasured = max(warmup, done_before)
     return _measure(driver, spec, probe, policy, started, after_run, unmeasured)
+
+
+def _stopped(reports: Reports, runs_passed: int) -> ItemOutcome:
+    return ItemOutcome(
+        reports=reports,
+        not_repeatable=runs_passed + 1
+        if runs_passed and not _skipped(reports)
+        else None,
+        runs_done=runs_passed + 1,
+    )
+
+
+def _skipped(reports: Reports) -> bool:
+    return any(r.skipped or hasattr(r, "wasxfail") for r in reports)
 
 
 def _after_run(probe: MemoryProbe, late_threads: LateThreads) -> None:
@@ -255,7 +269,7 @@ def _measure(
         try:
             with failures_unseen():
                 filled = _fill_bounded_caches(
-                    driver, probe, policy, settings.runs, settings.settle_time
+                    driver, probe, policy, settings.runs, after_run
                 )
         except Exception as exc:
             filled = None
@@ -309,7 +323,7 @@ def _fill_bounded_caches(
     probe: MemoryProbe,
     policy: Policy,
     runs: int,
-    settle_time: float,
+    after_run: Callable[[], None],
 ) -> tuple[str, MemoryDecision | None, int] | None:
     """Tell a bounded cache that is still filling from a leak.
 
@@ -342,14 +356,14 @@ def _fill_bounded_caches(
         return note, None, 1
     _, filled = run_until(driver, needed + 1)
     runs_done = 1 + filled
-    decision = _remeasure(driver, probe, policy, runs, settle_time)
+    decision = _remeasure(driver, probe, policy, runs, after_run)
     # Entries cached before measuring began were frozen out of view: evicting
     # them looks like growth until the cache has turned over once.
     flush = max(g.remaining + g.size for g in growing)
     if decision.leaked and needed + flush <= MAX_FILL_RUNS:
         _, flushed = run_until(driver, flush)
         runs_done += flushed + runs
-        decision = _remeasure(driver, probe, policy, runs, settle_time)
+        decision = _remeasure(driver, probe, policy, runs, after_run)
     runs_done += runs
     verb = "kept growing after" if decision.leaked else "stopped growing once"
     return (
@@ -364,11 +378,10 @@ def _remeasure(
     probe: MemoryProbe,
     policy: Policy,
     runs: int,
-    settle_time: float,
+    after_run: Callable[[], None],
 ) -> MemoryDecision:
     probe.restart()
-    late_threads = LateThreads(settle_time)
-    run_until(driver, runs, functools.partial(_after_run, probe, late_threads))
+    run_until(driver, runs, after_run)
     return decide(probe.samples(), policy, extended=True)
 
 

@@ -280,25 +280,8 @@ def _text(site: Site | None) -> str | None:
     return None if site is None else str(site)
 
 
-#: Audit events that open a descriptor or start a child process.  Counted
-#: at all times (an int increment), so that a snapshot may reuse its last
-#: reading of /proc when the descriptor numbers are the same and none of
-#: these happened since.
-CHANGE_EVENTS = frozenset(
-    {
-        "open",
-        "socket.__new__",
-        "mmap.__new__",
-        "sqlite3.connect",
-        "subprocess.Popen",
-        "os.fork",
-        "os.forkpty",
-        "os.posix_spawn",
-        "os.spawn",
-        "os.system",
-    }
-)
-#: Those of :data:`CHANGE_EVENTS` that start a process.
+#: Audit events that start a child process (counted on their own: the
+#: process checker reads /proc only after one of these).
 SPAWN_EVENTS = frozenset(
     {
         "subprocess.Popen",
@@ -308,6 +291,14 @@ SPAWN_EVENTS = frozenset(
         "os.spawn",
         "os.system",
     }
+)
+#: Audit events that open a descriptor or start a child process.  Counted
+#: at all times (an int increment), so that a snapshot may reuse its last
+#: reading of /proc when the descriptor numbers are the same and none of
+#: these happened since.
+CHANGE_EVENTS = (
+    frozenset({"open", "socket.__new__", "mmap.__new__", "sqlite3.connect"})
+    | SPAWN_EVENTS
 )
 #: SQLite databases that live in memory: connecting opens no descriptor.
 _IN_MEMORY = (":memory:", b":memory:")

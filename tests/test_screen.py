@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -82,13 +83,21 @@ def test_the_readings_take_no_memory_of_their_own() -> None:
 
 
 def test_the_counters_see_a_large_buffer_and_small_objects() -> None:
+    # The block count is process-wide: a collection triggered by the
+    # allocations below, or xdist's I/O thread, may free a few blocks meanwhile
+    # (CI once saw 999 of 1000), so the collector is paused and the objects
+    # outnumber the threshold twice over.
     counters = HeapCounters()
-    malloc_before, blocks_before = counters.malloc_bytes(), counters.blocks()
-    kept = [bytes(200_000), *[object() for _ in range(1000)]]
+    gc.disable()
+    try:
+        malloc_before, blocks_before = counters.malloc_bytes(), counters.blocks()
+        kept = [bytes(200_000), *[object() for _ in range(2000)]]
 
-    assert counters.malloc_bytes() - malloc_before >= 200_000
-    assert counters.blocks() - blocks_before >= 1000
-    del kept
+        assert counters.malloc_bytes() - malloc_before >= 200_000
+        assert counters.blocks() - blocks_before >= 1000
+        del kept
+    finally:
+        gc.enable()
 
 
 CLEAN_AND_LEAKY = """

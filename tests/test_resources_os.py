@@ -223,6 +223,31 @@ def test_an_unchanged_table_is_reused_and_any_change_is_read_again(
     assert after[0] != before[0]
 
 
+def test_the_kernels_descriptor_count_spares_the_listing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Linux 6.2+ tells the count as the size of /proc/self/fd: one stat."""
+    assert sites.install()
+    table = fds._read_fds()
+    if fds._fd_count() is None:
+        pytest.skip("this kernel does not report the descriptor count")
+
+    def no_listing(path: object) -> list[str]:
+        raise AssertionError("listed /proc although nothing changed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(fds.os, "listdir", no_listing)
+        assert fds._read_fds() is table
+    count = fds._fd_count()
+    read_end, write_end = os.pipe()  # no audit event: the count tells
+    try:
+        assert fds._fd_count() == count + 2  # type: ignore[operator]
+        assert {read_end, write_end} <= fds._read_fds().keys()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
 def test_change_counters_count_what_can_open_descriptors_or_processes(
     tmp_path: Path,
 ) -> None:

@@ -47,12 +47,25 @@ if TYPE_CHECKING:
 MAX_FILL_RUNS = 200
 
 
+@functools.cache
+def _import_what_judging_needs() -> None:
+    """Import now what judging and explaining a leak would import later.
+
+    A module imported between two measured runs is growth of its own, in
+    ``sys.modules`` and in whatever watches it: Hypothesis rescans every new
+    module for constants on its next run, which would make the filling-cache
+    check or the explanation of one test see a growing Hypothesis cache.
+    """
+    from . import bounded, explain  # noqa: F401
+
+
 def run_repeated(
     driver: ItemDriver,
     spec: MarkSpec,
     measuring_starts: Callable[[], None] | None,
 ) -> ItemOutcome:
     """Warm up, measure, decide, explain: the whole check of a repeated test."""
+    _import_what_judging_needs()
     started = driver.start()
     if not passed(started):
         return ItemOutcome(reports=started)

@@ -196,3 +196,54 @@ def test_a_checked_run_writes_nothing_to_stderr(
 
     result.assert_outcomes(passed=2)
     assert result.stderr.lines == []
+
+
+def test_no_module_of_leakguard_is_imported_between_measured_runs(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Judging a leak (the filling-cache check, the explanation) imports
+    nothing once a test's runs began: Hypothesis, among others, rescans
+    ``sys.modules`` whenever it grows, and would grow with it."""
+    leakguard_pytester.makeconftest(
+        """
+        import sys
+
+        seen = set()
+
+        def pytest_runtest_call(item):
+            # From the second run of the session on (the first follows the start-up).
+            late = sorted(m for m in set(sys.modules) - seen if "leakguard" in m)
+            if late and seen:
+                print(f"LATE IMPORT in {item.name}: {late}")
+            seen.update(sys.modules)
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import functools
+        import pytest
+
+        kept = []
+
+        @functools.lru_cache(maxsize=4)
+        def cached(key):
+            return [key]
+
+        @pytest.mark.leakguard
+        def test_first_clean():
+            assert sorted([3, 1, 2]) == [1, 2, 3]
+
+        @pytest.mark.leakguard
+        def test_leaks():
+            kept.append({"n": [len(kept)]})
+            cached(len(kept))
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-s", "-p", "no:randomly"
+    )
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*LEAKED*test_leaks*"])
+    result.stdout.no_fnmatch_line("*LATE IMPORT*")

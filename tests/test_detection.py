@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -64,8 +65,6 @@ CLEAN_PATTERNS = """
     import warnings
 
     import pytest
-    from hypothesis import given, settings, strategies as st
-
     _ids = itertools.count()
     _lazy = {}
     recent = collections.deque(maxlen=16)
@@ -155,12 +154,6 @@ CLEAN_PATTERNS = """
             for i in range(3):
                 with self.subTest(i=i):
                     self.assertGreaterEqual(i, 0)
-
-    @pytest.mark.leakguard
-    @settings(max_examples=10, database=None)
-    @given(st.integers())
-    def test_hypothesis(n):
-        assert isinstance(n, int)
 """
 
 
@@ -193,17 +186,44 @@ def test_every_clean_pattern_passes(leakguard_pytester: pytest.Pytester) -> None
         "--leakguard", "-v", "-p", "no:randomly"
     )
 
-    result.assert_outcomes(passed=16, warnings=1)
+    result.assert_outcomes(passed=15, warnings=1)
     result.stdout.no_fnmatch_line("*LEAKED*")
     if SUBTESTS_REPORT_WHILE_RUNNING:
         result.stdout.fnmatch_lines(
             [
                 "*note: 1 tests log subtest reports while they run: they were run once*",
-                "*16 tests checked (15 repeated), 0 leaked*",
+                "*15 tests checked (14 repeated), 0 leaked*",
             ]
         )
     else:  # before pytest 9, a passing unittest subTest logs nothing: repeated too
-        result.stdout.fnmatch_lines(["*16 tests checked (16 repeated), 0 leaked*"])
+        result.stdout.fnmatch_lines(["*15 tests checked (15 repeated), 0 leaked*"])
+
+
+@pytest.mark.xfail(
+    sys.version_info[:2] == (3, 10),
+    reason="Python 3.10 allocates a function's inline cache on its 1024th call and "
+    "swaps the spare frame it keeps per function: hundreds of Hypothesis' functions "
+    "cross that count during the measured runs (README, Limitations)",
+    strict=True,
+)
+def test_a_hypothesis_test_is_not_a_leak(leakguard_pytester: pytest.Pytester) -> None:
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+        from hypothesis import given, settings, strategies as st
+
+        @pytest.mark.leakguard
+        @settings(max_examples=10, database=None)
+        @given(st.integers())
+        def test_hypothesis(n):
+            assert isinstance(n, int)
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*1 tests checked (1 repeated), 0 leaked*"])
 
 
 @pytest.mark.parametrize("tracing", ["auto", "always"])

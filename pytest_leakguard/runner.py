@@ -53,12 +53,21 @@ class ItemDriver:
         self.item = item
         self._user_properties = list(item.user_properties)
         self.warnings = HeldWarnings(resources)
+        self._session_properties: SessionProperties | None = None
+
+    def _forget_previous_run(self) -> None:
+        """Undo what the previous run appended to the item and the session."""
+        _reset_per_run_state(self.item, self._user_properties)
+        if self._session_properties is None:  # the first run: remember the start
+            self._session_properties = SessionProperties(self.item.config)
+        else:
+            self._session_properties.forget_later()
 
     def start(self) -> Reports:
         return []
 
     def run(self) -> Reports:
-        _reset_per_run_state(self.item, self._user_properties)
+        self._forget_previous_run()
         parent = self.item.parent
         # nextitem is only used for its listchain(); the parent's chain keeps
         # every broader scope set up and tears down the item alone.
@@ -125,7 +134,7 @@ class CallDriver(ItemDriver):
             return [call_and_report(item, "setup", log=False)]
 
     def run(self) -> Reports:
-        _reset_per_run_state(self.item, self._user_properties)
+        self._forget_previous_run()
         with self.warnings.capture():
             return [call_and_report(self.item, "call", log=False)]
 
@@ -217,6 +226,34 @@ def _reset_per_run_state(
     """
     item._report_sections = []  # private: captured output per phase
     item.user_properties = list(user_properties)
+
+
+class SessionProperties:
+    """The session-wide JUnit XML properties, cut back to one run's worth.
+
+    Plugins add them from report hooks, which fire on every run: Hypothesis
+    adds its statistics once per teardown report, so each run of a Hypothesis
+    test added ~570 bytes that pytest keeps all session, and wrote them all.
+    Only the last run's stay, as only its reports are logged.  Private:
+    pytest's ``LogXML.global_properties``, when ``--junitxml`` is given.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._properties = _junit_session_properties(config)
+        self._count = len(self._properties) if self._properties is not None else 0
+
+    def forget_later(self) -> None:
+        if self._properties is not None:
+            del self._properties[self._count :]
+
+
+def _junit_session_properties(config: pytest.Config) -> list[Any] | None:
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # another pytest: only the bookkeeping grows
+        return None
+    properties = getattr(config.stash.get(xml_key, None), "global_properties", None)
+    return properties if isinstance(properties, list) else None
 
 
 class HeldWarnings:

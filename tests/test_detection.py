@@ -220,10 +220,17 @@ def test_a_hypothesis_test_is_not_a_leak(leakguard_pytester: pytest.Pytester) ->
         """
     )
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-p", "no:randomly", "--junitxml=out.xml"
+    )
 
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*1 tests checked (1 repeated), 0 leaked*"])
+    # Hypothesis adds its statistics to the JUnit XML once per teardown
+    # report: once, as the test is reported once (not once per run, which
+    # also grew by ~570 bytes a run).
+    xml = (leakguard_pytester.path / "out.xml").read_text()
+    assert xml.count('name="hypothesis-statistics-') == 1
 
 
 @pytest.mark.parametrize("tracing", ["auto", "always"])

@@ -131,6 +131,42 @@ def test_each_test_is_reported_once_to_junit_and_the_terminal(
     assert result.stdout.str().count("noise") == 2  # captured output of one run each
 
 
+def test_session_properties_a_plugin_adds_per_report_are_kept_for_one_run(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A plugin that adds a JUnit session property from a report hook (as
+    Hypothesis does with its statistics) would add one per run: that is
+    neither the test's growth nor something to write eight times."""
+    leakguard_pytester.makeconftest(
+        """
+        from _pytest.junitxml import xml_key
+
+        def pytest_runtest_makereport(item, call):
+            xml = item.config.stash.get(xml_key, None)
+            if xml is not None and call.when == "teardown":
+                xml.add_global_property("stats-" + item.nodeid, "x" * 200)
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.leakguard
+        def test_clean():
+            assert sorted([2, 1]) == [1, 2]
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--junitxml=out.xml", "-p", "no:randomly"
+    )
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*1 tests checked (1 repeated), 0 leaked*"])
+    xml = (leakguard_pytester.path / "out.xml").read_text()
+    assert xml.count('name="stats-') == 1
+
+
 def test_failing_skipped_and_xfail_tests_keep_their_outcome_and_get_no_verdict(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

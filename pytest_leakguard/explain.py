@@ -261,11 +261,7 @@ def _innermost_user_frame(
     for filename, lineno in frames:
         if _is_user_file(filename, plugin_files):
             return filename, lineno
-        if (
-            in_plugin is None
-            and filename.startswith(plugin_files)
-            and not filename.startswith(_SKIPPED_DIRS)
-        ):
+        if in_plugin is None and plugin_files and filename.startswith(plugin_files):
             in_plugin = filename, lineno
     return in_plugin
 

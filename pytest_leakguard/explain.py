@@ -251,19 +251,11 @@ def _totals_by_site(plugin_files: tuple[str, ...]) -> dict[tuple[str, int], list
 def _innermost_user_frame(
     frames: Any, plugin_files: tuple[str, ...]
 ) -> tuple[str, int] | None:
-    """``frames`` are raw (filename, lineno) pairs, the most recent first.
-
-    With no frame of the user's, the innermost frame of another pytest
-    plugin: what a plugin's hook keeps per report (as repeated runs make it
-    grow) is told where the plugin makes it, not hidden.
-    """
-    in_plugin = None
+    """``frames`` are raw (filename, lineno) pairs, the most recent first."""
     for filename, lineno in frames:
         if _is_user_file(filename, plugin_files):
             return filename, lineno
-        if in_plugin is None and plugin_files and filename.startswith(plugin_files):
-            in_plugin = filename, lineno
-    return in_plugin
+    return None
 
 
 def _is_user_file(filename: str, plugin_files: tuple[str, ...]) -> bool:

@@ -58,40 +58,6 @@ def test_report_names_types_sites_holder_and_the_way_to_accept_it(
     result.stdout.fnmatch_lines(["LEAKED *test_user_cache - *1 objects per run*"])
 
 
-def test_growth_kept_by_another_plugins_hook_is_sited_in_that_plugin(
-    leakguard_pytester: pytest.Pytester,
-) -> None:
-    """No frame of the test's: the site is the plugin's own line, not nothing."""
-    leakguard_pytester.makepyfile(
-        growing_plugin="""
-        seen = []
-
-        def pytest_runtest_makereport(item, call):
-            if call.when == "teardown":
-                seen.append("stats of " + item.nodeid + "!" * 300)
-        """,
-        test_plain="""
-        import pytest
-
-        @pytest.mark.leakguard
-        def test_clean():
-            assert sorted([2, 1]) == [1, 2]
-        """,
-    )
-
-    result = leakguard_pytester.runpytest_subprocess(
-        "--leakguard", "-p", "growing_plugin", "-p", "no:randomly"
-    )
-
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "Allocated at (per run):",
-            '  *growing_plugin.py:5 * seen.append("stats of " + item.nodeid + "!" * 300)',
-        ]
-    )
-
-
 def test_leaked_objects_with_hostile_dunders_are_reported_without_breaking(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

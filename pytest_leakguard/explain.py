@@ -50,9 +50,12 @@ def explain_leak(
 ) -> dict[str, Any]:
     """Sites, types with retained sizes, a reference path and sample reprs.
 
-    Three more runs: A settles the deeper tracing; what run B creates is
-    noted; what of it is still alive after run C is the leak -- per-run state
-    that C replaced is gone by then.  Allocation sites are C's growth.
+    Four more runs: A settles the deeper tracing; what run B creates is
+    noted; what of it is still alive after run D is the leak -- per-run state
+    that a later run replaced is gone by then.  Runs C and D are traced:
+    allocation sites are what grew between the snapshot after C and the one
+    after D, so what C made and D replaced (a wrapper re-created per run)
+    cancels out.
     """
     notes: list[str] = []
     _, done = run_until(driver, 1, _settle)
@@ -60,21 +63,25 @@ def explain_leak(
     if done:
         _, done = run_until(driver, 1, _settle)
     created_in_b = gc.get_objects() if done else []
-    # Only run C is traced, with deep tracebacks: what it left allocated is
-    # its growth (what it replaced was allocated by pytest, whose frames are
-    # never a site).  A user's own tracing is not restarted: then C's growth
-    # is the difference of two snapshots.
+    # Only runs C and D are traced, with deep tracebacks.  A user's own
+    # tracing is not restarted: then the sites come from the objects.
     restarted = probe.trace_deeper(TRACEBACK_FRAMES)
+    places = plugin_files(driver.item.config)
+    after_c = None
     if done:
         _, done = run_until(driver, 1, _settle)
+    if done and restarted and tracemalloc.is_tracing():
+        after_c = _totals_by_site(places)
+        _, done = run_until(driver, 1, _settle)
+        if not done:  # C's allocations, replaced objects included, are all we have
+            after_c = None
     if not done:
         notes.append(
             "the test failed while being explained; the explanation is partial"
         )
-    places = plugin_files(driver.item.config)
     # Under the user's own tracing (PYTHONTRACEMALLOC), snapshots hold the
     # whole process: the sites come from the leaked objects' tracebacks.
-    sites = _sites(places, notes) if restarted else []
+    sites = _sites(places, notes, after_c) if restarted else []
     # The walks below would each allocation be traced with deep tracebacks,
     # and automatic collections would traverse the leak again and again.
     probe.stop_tracing()
@@ -171,12 +178,29 @@ def _unfrozen(probe: MemoryProbe) -> Iterator[None]:
         gc.freeze()
 
 
-def _sites(plugin_files: tuple[str, ...], notes: list[str]) -> list[dict[str, Any]]:
-    """What the traced run left allocated, by user site."""
+def _sites(
+    plugin_files: tuple[str, ...],
+    notes: list[str],
+    earlier: dict[tuple[str, int], list[int]] | None = None,
+) -> list[dict[str, Any]]:
+    """What the traced runs left allocated, by user site: since ``earlier``
+    (the totals one run before), or all of it."""
     if not tracemalloc.is_tracing():
         notes.append("tracemalloc was not tracing: no allocation sites")
         return []
-    return _ranked(_totals_by_site(plugin_files))
+    totals = _totals_by_site(plugin_files)
+    if earlier is not None:
+        totals = {
+            site: [
+                size - earlier.get(site, _NONE)[0],
+                count - earlier.get(site, _NONE)[1],
+            ]
+            for site, (size, count) in totals.items()
+        }
+    return _ranked(totals)
+
+
+_NONE = (0, 0)
 
 
 def _sites_of_objects(

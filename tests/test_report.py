@@ -58,6 +58,39 @@ def test_report_names_types_sites_holder_and_the_way_to_accept_it(
     result.stdout.fnmatch_lines(["LEAKED *test_user_cache - *1 objects per run*"])
 
 
+def test_allocation_sites_leave_out_what_each_run_replaces(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A wrapper and a buffer re-created on every run are per-run state, not
+    the leak: only what grew from one traced run to the next is a site."""
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+
+        registry = {}
+        kept = []
+
+        def activate():
+            registry["buffer"] = ["payload"] * 2000
+            registry["wrapper"] = lambda *args: args
+
+        @pytest.mark.leakguard
+        def test_leaks_a_little():
+            activate()
+            kept.append({"n": [len(kept)]})
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["Allocated at (per run):", '  *.py:1? * kept.append({"n": [[]len(kept)]})']
+    )
+    result.stdout.no_fnmatch_line('*registry[[]"buffer"]*')
+    result.stdout.no_fnmatch_line('*registry[[]"wrapper"]*')
+
+
 def test_leaked_objects_with_hostile_dunders_are_reported_without_breaking(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

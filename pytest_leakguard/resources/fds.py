@@ -142,7 +142,7 @@ def _fd_count() -> int | None:
     """How many descriptors are open, from one ``stat``; None if not told.
 
     Linux 6.2 and later give the number of open descriptors as the size of
-    ``/proc/self/fd``, a fifth of the cost of listing it; older kernels say 0.
+    ``/proc/self/fd``, a quarter of the cost of listing it; older kernels say 0.
     """
     try:
         return os.stat(FD_DIR).st_size or None

@@ -79,6 +79,7 @@ def check_item(
 
         outcome = run_repeated(driver, spec, measuring_starts)
         closing = driver.finish(nextitem)
+        driver.keep_newest_properties()
         if closing:  # a broader fixture failed to tear down: the teardown report
             outcome.reports = [
                 r for r in outcome.reports if r.when != "teardown"

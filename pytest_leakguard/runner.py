@@ -58,10 +58,14 @@ class ItemDriver:
     def _forget_previous_run(self) -> None:
         """Undo what the previous run appended to the item and the session."""
         _reset_per_run_state(self.item, self._user_properties)
-        if self._session_properties is None:  # the first run: remember the start
+        self.keep_newest_properties()
+
+    def keep_newest_properties(self) -> None:
+        """The session's JUnit properties: once each (see SessionProperties)."""
+        if self._session_properties is None:  # before the first run: the start
             self._session_properties = SessionProperties(self.item.config)
         else:
-            self._session_properties.forget_later()
+            self._session_properties.keep_newest()
 
     def start(self) -> Reports:
         return []
@@ -229,22 +233,42 @@ def _reset_per_run_state(
 
 
 class SessionProperties:
-    """The session-wide JUnit XML properties, cut back to one run's worth.
+    """The session-wide JUnit XML properties, each one once.
 
-    Plugins add them from report hooks, which fire on every run: Hypothesis
-    adds its statistics once per teardown report, so each run of a Hypothesis
-    test added ~570 bytes that pytest keeps all session, and wrote them all.
-    Only the last run's stay, as only its reports are logged.  Private:
-    pytest's ``LogXML.global_properties``, when ``--junitxml`` is given.
+    Plugins and tests add them from report hooks and tests, which fire on
+    every run: Hypothesis adds its statistics once per teardown report, so
+    each run of a Hypothesis test added ~570 bytes that pytest keeps all
+    session, and wrote them all.  After each run, what earlier runs of the
+    test added under a name the last run added again is dropped: the last
+    run's stay, and what only the first run added (a session fixture's
+    ``record_testsuite_property``) stays too.  Private: pytest's
+    ``LogXML.global_properties``, when ``--junitxml`` is given.
     """
 
     def __init__(self, config: pytest.Config) -> None:
         self._properties = _junit_session_properties(config)
-        self._count = len(self._properties) if self._properties is not None else 0
+        self._start = self._newest = (
+            len(self._properties) if self._properties is not None else 0
+        )
 
-    def forget_later(self) -> None:
-        if self._properties is not None:
-            del self._properties[self._count :]
+    def keep_newest(self) -> None:
+        """Drop what the latest run added again; call it after every run."""
+        properties = self._properties
+        if properties is None or len(properties) == self._newest:
+            return
+        newest = properties[self._newest :]
+        renamed = {_property_name(entry) for entry in newest}
+        older = [
+            entry
+            for entry in properties[self._start : self._newest]
+            if _property_name(entry) not in renamed
+        ]
+        properties[self._start :] = older + newest
+        self._newest = len(properties)
+
+
+def _property_name(entry: object) -> object:
+    return entry[0] if isinstance(entry, tuple) and entry else entry
 
 
 def _junit_session_properties(config: pytest.Config) -> list[Any] | None:

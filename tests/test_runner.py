@@ -139,12 +139,17 @@ def test_session_properties_a_plugin_adds_per_report_are_kept_for_one_run(
     neither the test's growth nor something to write eight times."""
     leakguard_pytester.makeconftest(
         """
+        import pytest
         from _pytest.junitxml import xml_key
 
         def pytest_runtest_makereport(item, call):
             xml = item.config.stash.get(xml_key, None)
             if xml is not None and call.when == "teardown":
                 xml.add_global_property("stats-" + item.nodeid, "x" * 200)
+
+        @pytest.fixture(scope="session", autouse=True)
+        def environment_facts(record_testsuite_property):
+            record_testsuite_property("ARCH", "PPC")
         """
     )
     leakguard_pytester.makepyfile(
@@ -152,8 +157,14 @@ def test_session_properties_a_plugin_adds_per_report_are_kept_for_one_run(
         import pytest
 
         @pytest.mark.leakguard
-        def test_clean():
+        def test_clean(record_testsuite_property):
+            record_testsuite_property("tag", "a")
+            record_testsuite_property("tag", "b")
             assert sorted([2, 1]) == [1, 2]
+
+        @pytest.mark.leakguard(mode="call")
+        def test_clean_too():
+            assert sorted([3, 1]) == [1, 3]
         """
     )
 
@@ -161,10 +172,15 @@ def test_session_properties_a_plugin_adds_per_report_are_kept_for_one_run(
         "--leakguard", "--junitxml=out.xml", "-p", "no:randomly"
     )
 
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*1 tests checked (1 repeated), 0 leaked*"])
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*2 tests checked (2 repeated), 0 leaked*"])
     xml = (leakguard_pytester.path / "out.xml").read_text()
-    assert xml.count('name="stats-') == 1
+    assert xml.count('name="stats-') == 2  # one per test, not one per run
+    # What the first run's session fixture recorded stays; a test's own
+    # properties are its last run's, both of them.
+    assert xml.count('name="ARCH" value="PPC"') == 1
+    assert xml.count('name="tag" value="a"') == 1
+    assert xml.count('name="tag" value="b"') == 1
 
 
 def test_failing_skipped_and_xfail_tests_keep_their_outcome_and_get_no_verdict(

@@ -189,18 +189,10 @@ def _sites(
         notes.append("tracemalloc was not tracing: no allocation sites")
         return []
     totals = _totals_by_site(plugin_files)
-    if earlier is not None:
-        totals = {
-            site: [
-                size - earlier.get(site, _NONE)[0],
-                count - earlier.get(site, _NONE)[1],
-            ]
-            for site, (size, count) in totals.items()
-        }
+    for site, before in (earlier or {}).items():
+        if site in totals:
+            totals[site] = [totals[site][0] - before[0], totals[site][1] - before[1]]
     return _ranked(totals)
-
-
-_NONE = (0, 0)
 
 
 def _sites_of_objects(

@@ -19,6 +19,7 @@ import pytest
 from .caches import clear_interpreter_caches
 from .check import ItemOutcome
 from .markers import MarkSpec
+from .newly_traced import Confirmation, bytes_only, confirm
 from .resources import sites
 from .resources.threads import is_pool_worker
 from .runner import (
@@ -33,6 +34,7 @@ from .verdict import (
     MemoryDecision,
     Policy,
     Sample,
+    Trend,
     decide,
     deltas,
     interned_strings_explain,
@@ -278,6 +280,13 @@ def _measure(
             + "): measured again, traced"
         )
     judged = True
+    if decision.leaked and bytes_only(decision):
+        confirmation, runs = _confirm_growth(driver, settings.settle_time)
+        total += runs
+        if confirmation is not None:
+            notes.append(confirmation.note(policy.min_bytes))
+            if not confirmation.grew(policy.min_bytes):
+                decision = dataclasses.replace(decision, bytes_trend=Trend.FLAT)
     if decision.leaked:
         try:
             with failures_unseen():
@@ -329,6 +338,25 @@ def _ignored_by_hook(item: pytest.Item, decision: MemoryDecision) -> frozenset[s
     return frozenset(
         name for name, _ in decision.growing_types if hook(type_name=name, item=item)
     )
+
+
+def _confirm_growth(
+    driver: ItemDriver, settle_time: float
+) -> tuple[Confirmation | None, int]:
+    """Bytes-only growth: is it the heap's, or tracing catching up?"""
+    runs = 0
+
+    def run() -> bool:
+        nonlocal runs
+        _, done = run_until(driver, 1)
+        runs += done
+        return bool(done)
+
+    try:
+        with failures_unseen():
+            return confirm(run, LateThreads(settle_time).wait), runs
+    except Exception:  # a hostile object in a snapshot: keep the verdict
+        return None, runs
 
 
 def _fill_bounded_caches(

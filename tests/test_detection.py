@@ -394,6 +394,75 @@ def test_string_leak_invisible_to_object_counts_is_caught_by_traced_bytes(
     )
 
 
+def test_objects_made_before_tracing_and_replaced_per_run_are_not_a_leak(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Traced bytes grow by each replacement of an untraced object; the heap does not."""
+    leakguard_pytester.makepyfile(
+        """
+        import itertools
+        import pytest
+
+        _next = itertools.count(1000)
+        _slot = itertools.count()
+        # Made at import, before leakguard traces anything.
+        _held = [tuple(range(k * 1000, k * 1000 + 6)) for k in range(40)]
+
+        @pytest.mark.leakguard(tracing="always")
+        def test_replaces_one_tuple_per_run():
+            n = next(_next)
+            _held[next(_slot) % 40] = (n, n + 1, n + 2, n + 3, n + 4, n + 5)
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-json=out.json", "-p", "no:randomly"
+    )
+
+    result.assert_outcomes(passed=1)
+    memory = json.loads((leakguard_pytester.path / "out.json").read_text())["tests"][0][
+        "memory"
+    ]
+    assert memory["leaked"] is False
+    assert any("tracing catching up" in note for note in memory["notes"]), memory
+
+
+def test_growth_the_heap_shows_is_still_a_leak_after_the_heap_check(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """New untracked objects gain blocks; a string or buffer made larger gains none,
+    but grows on lines that gained no allocation: all three stay leaks."""
+    leakguard_pytester.makepyfile(
+        """
+        import itertools
+        import pytest
+
+        _next = itertools.count(1000)
+        _kept = []
+        _text = ["y" * 600]
+        _buffer = bytearray(4096)
+
+        @pytest.mark.leakguard(tracing="always")
+        def test_keeps_a_tuple_of_ints_per_run():
+            n = next(_next)
+            _kept.append((n, n + 1, n + 2, n + 3, n + 4, n + 5))
+
+        @pytest.mark.leakguard(tracing="always")
+        def test_replaces_a_string_by_a_longer_one():
+            _text[0] = _text[0] + "z" * 100
+
+        @pytest.mark.leakguard(tracing="always")
+        def test_grows_a_buffer_in_place():
+            _buffer.extend(b"x" * 5000)
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(failed=3)
+    result.stdout.no_fnmatch_line("*tracing catching up*")
+
+
 def test_leakguard_all_repeats_unmarked_tests(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

@@ -114,9 +114,10 @@ def confirm(
     # without snapshots, which cost as much as the traces a big leak made.
     blocks = array.array("q", bytes(8 * CONFIRM_RUNS))  # storing allocates nothing
     start = array.array("q", [0])
+    runs = iter(_INDICES)  # made before the first reading, as every object here
     _settle()
     start[0] = count_blocks()
-    for index in _INDICES:  # a tuple of small ints: iterating allocates no block
+    for index in runs:
         if not run():
             return None
         wait_for_threads()
@@ -140,11 +141,12 @@ def _with_snapshots(
     resized = array.array("q", bytes(8 * CONFIRM_RUNS))
     traced = array.array("q", bytes(8 * CONFIRM_RUNS))
     start = array.array("q", [0])
+    runs = iter(_INDICES)
     _settle()
     previous = _snapshot()
     _settle()
     start[0] = count_blocks()
-    for index in _INDICES:
+    for index in runs:
         if not run():
             return None
         wait_for_threads()

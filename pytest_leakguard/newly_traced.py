@@ -112,38 +112,34 @@ def confirm(
         return None
     # Blocks alone first: a leak of new allocations (most of them) is told
     # without snapshots, which cost as much as the traces a big leak made.
-    blocks = array.array("q", bytes(8 * CONFIRM_RUNS))  # storing allocates nothing
-    start = array.array("q", [0])
-    runs = iter(_INDICES)  # made before the first reading, as every object here
-    _settle()
-    start[0] = count_blocks()
-    for index in runs:
-        if not run():
-            return None
-        wait_for_threads()
-        _settle()
-        blocks[index] = count_blocks() - start[0]
-        start[0] += blocks[index]
-    if classify_extended(tuple(blocks), 1) is Trend.GROWING:
-        return Confirmation(tuple(blocks), (0,) * CONFIRM_RUNS, (0,) * CONFIRM_RUNS)
-    return _with_snapshots(run, wait_for_threads, count_blocks)
+    first = _read_runs(run, wait_for_threads, count_blocks, snapshots=False)
+    if first is None or classify_extended(first.blocks, 1) is Trend.GROWING:
+        return first
+    return _read_runs(run, wait_for_threads, count_blocks, snapshots=True)
 
 
-def _with_snapshots(
+def _read_runs(
     run: Callable[[], bool],
     wait_for_threads: Callable[[], None],
     count_blocks: Callable[[], int],
+    snapshots: bool,
 ) -> Confirmation | None:
-    """The runs again, each read with blocks and a snapshot."""
-    # Each block reading is taken with exactly one snapshot alive, and the
-    # one after switching snapshots starts the next run's difference.
-    blocks = array.array("q", bytes(8 * CONFIRM_RUNS))
-    resized = array.array("q", bytes(8 * CONFIRM_RUNS))
-    traced = array.array("q", bytes(8 * CONFIRM_RUNS))
+    """``CONFIRM_RUNS`` runs, each read with blocks (and a snapshot, if asked).
+
+    Readings are stored in preallocated arrays and everything here is made
+    before the first one: storing a reading allocates nothing.  With
+    snapshots, each block reading is taken with exactly one snapshot alive,
+    and the one after switching snapshots starts the next run's difference.
+    """
+    blocks, resized, traced = (
+        array.array("q", bytes(8 * CONFIRM_RUNS)) for _ in range(3)
+    )
     start = array.array("q", [0])
     runs = iter(_INDICES)
-    _settle()
-    previous = _snapshot()
+    previous = None
+    if snapshots:
+        _settle()
+        previous = _snapshot()
     _settle()
     start[0] = count_blocks()
     for index in runs:
@@ -152,6 +148,9 @@ def _with_snapshots(
         wait_for_threads()
         _settle()
         blocks[index] = count_blocks() - start[0]
+        if previous is None:
+            start[0] += blocks[index]
+            continue
         current = _snapshot()
         resized[index], traced[index] = _growth(current, previous)
         previous = current

@@ -220,6 +220,54 @@ def test_file_dropped_without_close_is_found_by_its_resource_warning(
     )
 
 
+def test_resource_dropped_in_a_cycle_warns_in_the_test_that_dropped_it(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """The young collection after each test finds the cycle, whether or not a
+    collection ran during the test and moved it to an older generation.
+
+    The resource holds no descriptor (like a client session with no
+    connection yet), so only its ResourceWarning can show it.
+    """
+    leakguard_pytester.makepyfile(
+        """
+        import gc, warnings
+
+        class Session:
+            def __init__(self, name):
+                self.name, self.me = name, self
+
+            def __del__(self):
+                warnings.warn(f"unclosed session {self.name}", ResourceWarning)
+
+        def test_cycle_dropped():
+            Session("first")
+
+        def test_clean_after_the_first():
+            pass
+
+        def test_cycle_aged_by_a_collection_then_dropped():
+            session = Session("second")
+            gc.collect(0)  # the cycle survives: generation 1 now
+            del session
+
+        def test_clean_after_the_third():
+            pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED *::test_cycle_dropped - 1 unclosed left open",
+            "LEAKED *::test_cycle_aged_by_a_collection_then_dropped - 1 unclosed left open",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*unclosed session first*", "*unclosed session second*"])
+
+
 def test_allowlist_in_ini_and_marker_accepts_known_resources(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

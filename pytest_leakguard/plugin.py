@@ -113,6 +113,8 @@ class LeakGuardPlugin:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, Any, Any]:
+        if fixturedef.scope == "function":  # most fixtures: their test's own
+            return (yield)
         note_fixture_setup(fixturedef)
         with self.state.fixture_setup(fixturedef):
             return (yield)

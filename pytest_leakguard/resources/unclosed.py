@@ -30,16 +30,19 @@ from .sys_hooks import creation_site, safe_repr, short_path, type_name
 KIND = "unclosed"
 _NO_SITE = " (enable tracemalloc for the site)"
 _STRING = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|b'(?:[^'\\]|\\.)*'"""
-_FILE = re.compile(
+# Patterns, compiled on first use by ``re``'s own cache: this module is
+# imported before the first checked test, and most runs never describe a
+# ResourceWarning.
+_FILE = (
     rf"unclosed file <(?:_io\.)?(?P<cls>\w+) name=(?P<name>{_STRING}|-?\d+)"
     rf"(?: mode=(?P<mode>{_STRING}))?"
 )
-_SOCKET = re.compile(r"unclosed <(?P<cls>[\w.]+) (?P<fields>.*)>", re.DOTALL)
-_SOCKET_FIELD = re.compile(rf"(\w+)=(\(.*?\)|{_STRING}|[\w.]+)")
-_SUBPROCESS = re.compile(r"subprocess (?P<pid>\d+) is still running")
-_ANGLE = re.compile(r"unclosed (?P<what>event loop|transport) <(?P<cls>\w+)")
+_SOCKET = r"(?s)unclosed <(?P<cls>[\w.]+) (?P<fields>.*)>"
+_SOCKET_FIELD = rf"(\w+)=(\(.*?\)|{_STRING}|[\w.]+)"
+_SUBPROCESS = r"subprocess (?P<pid>\d+) is still running"
+_ANGLE = r"unclosed (?P<what>event loop|transport) <(?P<cls>\w+)"
 #: tempfile's random names (``tmpk3j_x9ab``), so fingerprints survive runs.
-_TMPNAME = re.compile(r"tmp[a-z0-9_]{8}")
+_TMPNAME = r"tmp[a-z0-9_]{8}"
 _BINARY_MODES = {
     "BufferedReader": "rb",
     "BufferedWriter": "wb",
@@ -55,14 +58,14 @@ def _literal(text: str | None) -> Any:
 
 
 def _stable_name(path: str) -> str:
-    return _TMPNAME.sub("tmp*", os.path.basename(path))
+    return re.sub(_TMPNAME, "tmp*", os.path.basename(path))
 
 
 def _scrub(text: str) -> str:
     """Drop what changes between runs: addresses, numbers, directories."""
     text = re.sub(r"0x[0-9a-fA-F]+", "0x?", text)
     text = re.sub(r"(['\"])(?:[^'\"]*/)+([^'\"/]*)\1", r"\1\2\1", text)
-    return _TMPNAME.sub("tmp*", re.sub(r"\d+", "N", text))
+    return re.sub(_TMPNAME, "tmp*", re.sub(r"\d+", "N", text))
 
 
 def _describe_file(match: re.Match[str]) -> tuple[str, str]:
@@ -95,7 +98,7 @@ def _enum_name(enum: Callable[[int], Any], value: str | None) -> str:
 
 
 def _describe_socket(match: re.Match[str]) -> tuple[str, str]:
-    fields = dict(_SOCKET_FIELD.findall(match["fields"]))
+    fields = dict(re.findall(_SOCKET_FIELD, match["fields"]))
     family = _enum_name(socket.AddressFamily, fields.get("family"))
     kind = _enum_name(socket.SocketKind, fields.get("type"))
     cls = match["cls"].rpartition(".")[2]
@@ -126,13 +129,13 @@ def _describe_subprocess(match: re.Match[str], source: object) -> tuple[str, str
 
 def _describe_text(text: str, source: object) -> tuple[str, str]:
     """(description, fingerprint tail) from a ResourceWarning's text."""
-    if match := _FILE.match(text):
+    if match := re.match(_FILE, text):
         return _describe_file(match)
-    if match := _SOCKET.match(text):
+    if match := re.match(_SOCKET, text):
         return _describe_socket(match)
-    if match := _SUBPROCESS.match(text):
+    if match := re.match(_SUBPROCESS, text):
         return _describe_subprocess(match, source)
-    if match := _ANGLE.match(text):
+    if match := re.match(_ANGLE, text):
         what = match["what"]
         return (
             f"unclosed {what} <{match['cls']}>",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from .check import ItemOutcome
 from .markers import MarkSpec
 from .newly_traced import Confirmation, bytes_only, confirm
 from .resources import sites
-from .resources.threads import is_pool_worker
+from .resources.threads import is_busy_pool_worker, is_pool_worker
 from .runner import (
     ItemDriver,
     Reports,
@@ -170,10 +171,12 @@ class LateThreads:
     hold while they run would count as the run's growth ("threads that
     finish a moment late" are not a leak).  Threads alive when the test's
     measurement began (a fixture's server, the first run's own stragglers)
-    are not waited for, nor are known pools' idle workers.  Threads are told
-    apart by identity, not counted: one run's straggler may still run while
-    the next run starts its own.  One wait that runs out (a thread that does
-    not end: the resource check reports it) ends the waiting for this test.
+    are not waited for, nor are known pools' idle workers; a pool's busy
+    worker is, whenever it was started (an abandoned call still running on
+    trio's cache, FINDINGS F8).  Threads are told apart by identity, not
+    counted: one run's straggler may still run while the next run starts its
+    own.  One wait that runs out (a thread that does not end: the resource
+    check reports it) ends the waiting for this test.
     """
 
     def __init__(self, limit: float) -> None:
@@ -182,10 +185,16 @@ class LateThreads:
         self.gave_up = False
 
     def _late(self) -> bool:
-        return any(
-            thread not in self.alive_before and not is_pool_worker(thread)
-            for thread in threading.enumerate()
-        )
+        frames = sys._current_frames()
+        try:
+            return any(
+                is_busy_pool_worker(thread, frames)
+                if is_pool_worker(thread)
+                else thread not in self.alive_before
+                for thread in threading.enumerate()
+            )
+        finally:
+            del frames  # they hold every thread's locals
 
     def wait(self) -> None:
         if self.gave_up or not self._late():

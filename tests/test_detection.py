@@ -282,6 +282,51 @@ def test_a_thread_that_finishes_a_moment_after_each_run_is_not_a_leak(
     result.stdout.fnmatch_lines(["LEAKED *::test_worker_never_finishing - *"])
 
 
+@pytest.mark.parametrize("tracing", ["auto", "always"])
+def test_trio_workers_busy_with_abandoned_calls_are_not_a_leak(
+    leakguard_pytester: pytest.Pytester, tracing: str
+) -> None:
+    """trio's thread cache starts a new worker while the others are busy: a
+    call abandoned on cancel, still sleeping when the run ends, made every
+    run add a worker (64 objects, 9 KiB) until the first ones were idle again
+    (FINDINGS F8).  A worker busy with a job is waited for; what a job keeps
+    is still a leak."""
+    pytest.importorskip("trio")
+    leakguard_pytester.makepyfile(
+        """
+        import time
+        import pytest
+        import trio
+
+        kept = []
+
+        def call_abandoned_while_it_sleeps(work):
+            async def main():
+                with trio.move_on_after(0.001):
+                    await trio.to_thread.run_sync(work, abandon_on_cancel=True)
+
+            trio.run(main)
+
+        @pytest.mark.leakguard
+        def test_worker_abandoned_while_it_sleeps():
+            call_abandoned_while_it_sleeps(lambda: (time.sleep(0.03), bytearray(50_000)))
+
+        @pytest.mark.leakguard
+        def test_worker_keeping_what_each_job_made():
+            call_abandoned_while_it_sleeps(lambda: kept.append([object() for _ in range(50)]))
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-p", "no:randomly", "-o", f"leakguard_tracing={tracing}"
+    )
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["LEAKED *::test_worker_keeping_what_each_job_made - *"]
+    )
+
+
 def test_extra_runs_do_not_count_the_reports_of_the_run_before(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

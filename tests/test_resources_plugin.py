@@ -265,7 +265,9 @@ def test_resource_dropped_in_a_cycle_warns_in_the_test_that_dropped_it(
             "LEAKED *::test_cycle_aged_by_a_collection_then_dropped - 1 unclosed left open",
         ]
     )
-    result.stdout.fnmatch_lines(["*unclosed session first*", "*unclosed session second*"])
+    result.stdout.fnmatch_lines(
+        ["*unclosed session first*", "*unclosed session second*"]
+    )
 
 
 def test_allowlist_in_ini_and_marker_accepts_known_resources(

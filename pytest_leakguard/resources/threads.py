@@ -36,23 +36,40 @@ _START_EVENTS = ("_thread.start_new_thread", "_thread.start_joinable_thread")
 
 # Process-wide pools that keep idle workers for reuse and retire them on their
 # own: a bounded cache by design, not a test's leak.  (module, class) of the
-# object whose bound method the worker thread runs.
-POOL_WORKERS = frozenset(
-    {
-        # trio.to_thread's cache: idle workers exit after IDLE_TIMEOUT (10 s)
-        ("trio._core._thread_cache", "WorkerThread"),
-    }
-)
+# object whose bound method the worker thread runs -> the name of that method,
+# in which an idle worker waits for its next job.
+POOL_WORKERS: dict[tuple[str, str], str] = {
+    # trio.to_thread's cache: idle workers exit after IDLE_TIMEOUT (10 s)
+    ("trio._core._thread_cache", "WorkerThread"): "_work",
+}
+
+
+def _idle_method(thread: threading.Thread) -> str | None:
+    """Where an idle worker of ``thread``'s pool waits; None: not a pool worker."""
+    owner = getattr(getattr(thread, "_target", None), "__self__", None)
+    kind = type(owner)
+    return POOL_WORKERS.get(
+        (getattr(kind, "__module__", ""), getattr(kind, "__qualname__", ""))
+    )
 
 
 def is_pool_worker(thread: threading.Thread) -> bool:
     """Whether ``thread`` runs a worker of one of :data:`POOL_WORKERS`."""
-    owner = getattr(getattr(thread, "_target", None), "__self__", None)
-    kind = type(owner)
-    return (
-        getattr(kind, "__module__", ""),
-        getattr(kind, "__qualname__", ""),
-    ) in POOL_WORKERS
+    return _idle_method(thread) is not None
+
+
+def is_busy_pool_worker(thread: threading.Thread, frames: dict[int, FrameType]) -> bool:
+    """A pool worker that is not waiting for a job: it still runs one.
+
+    A call abandoned on cancel runs on after its test, then the worker
+    delivers the result: what it holds meanwhile is not the test's growth,
+    and while it is busy the next run's call starts a new worker.
+
+    :param frames: ``sys._current_frames()``, read once by the caller.
+    """
+    idle_in = _idle_method(thread)
+    frame = frames.get(thread.ident or 0)
+    return idle_in is not None and frame is not None and frame.f_code.co_name != idle_in
 
 
 def thread_key(thread: threading.Thread) -> str:

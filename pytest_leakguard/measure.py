@@ -171,28 +171,42 @@ class LateThreads:
     hold while they run would count as the run's growth ("threads that
     finish a moment late" are not a leak).  Threads alive when the test's
     measurement began (a fixture's server, the first run's own stragglers)
-    are not waited for, nor are known pools' idle workers; a pool's busy
-    worker is, whenever it was started (an abandoned call still running on
-    trio's cache, FINDINGS F8).  Threads are told apart by identity, not
-    counted: one run's straggler may still run while the next run starts its
-    own.  One wait that runs out (a thread that does not end: the resource
-    check reports it) ends the waiting for this test.
+    are not waited for, nor are known pools' idle workers.  A pool's worker
+    busy with this test's job is (an abandoned call still running on trio's
+    cache, FINDINGS F8), whenever the worker was started; one that was busy
+    already when the measurement began is not, until it is seen idle once
+    (a job that never ends would cost every later test a full wait).
+    Threads are told apart by identity, not counted: one run's straggler may
+    still run while the next run starts its own.  One wait that runs out (a
+    thread that does not end: the resource check reports it) ends the
+    waiting for this test.
     """
 
     def __init__(self, limit: float) -> None:
         self.alive_before = frozenset(threading.enumerate())
         self.limit = limit
         self.gave_up = False
+        self._busy_before: set[threading.Thread] = set()
+        self._late(self._busy_before)
 
-    def _late(self) -> bool:
+    def _late(self, busy_found: set[threading.Thread] | None = None) -> bool:
+        """Whether a thread is still to be waited for.
+
+        :param busy_found: collects the busy pool workers instead (start).
+        """
         frames = sys._current_frames()
+        late = False
         try:
-            return any(
-                is_busy_pool_worker(thread, frames)
-                if is_pool_worker(thread)
-                else thread not in self.alive_before
-                for thread in threading.enumerate()
-            )
+            for thread in threading.enumerate():
+                if not is_pool_worker(thread):
+                    late = late or thread not in self.alive_before
+                elif not is_busy_pool_worker(thread, frames):
+                    self._busy_before.discard(thread)
+                elif busy_found is not None:
+                    busy_found.add(thread)
+                elif thread not in self._busy_before:
+                    late = True
+            return late
         finally:
             del frames  # they hold every thread's locals
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -325,6 +327,41 @@ def test_trio_workers_busy_with_abandoned_calls_are_not_a_leak(
     result.stdout.fnmatch_lines(
         ["LEAKED *::test_worker_keeping_what_each_job_made - *"]
     )
+
+
+def test_a_pool_worker_already_busy_when_measuring_begins_is_not_waited_for() -> None:
+    """A job an earlier test left running on trio's cache is not this test's
+    straggler (one that never ends would cost every later test a full wait);
+    a job this test starts is, until its worker is idle again."""
+    trio = pytest.importorskip("trio")
+    from pytest_leakguard.measure import LateThreads
+
+    def start(job: Callable[[], object]) -> None:
+        async def main() -> None:
+            with trio.move_on_after(0.001):
+                await trio.to_thread.run_sync(job, abandon_on_cancel=True)
+
+        trio.run(main)
+
+    old_started, old_release = threading.Event(), threading.Event()
+    new_started, new_release = threading.Event(), threading.Event()
+    try:
+        start(lambda: (old_started.set(), old_release.wait()))
+        assert old_started.wait(5)
+        late = LateThreads(limit=5)
+        assert not late._late()
+
+        start(lambda: (new_started.set(), new_release.wait()))
+        assert new_started.wait(5)
+        assert late._late()
+
+        new_release.set()
+        late.wait()
+        assert not late.gave_up
+        assert not late._late()
+    finally:
+        old_release.set()
+        new_release.set()
 
 
 def test_extra_runs_do_not_count_the_reports_of_the_run_before(

@@ -205,8 +205,10 @@ def test_every_clean_pattern_passes(leakguard_pytester: pytest.Pytester) -> None
     sys.version_info[:2] == (3, 10),
     reason="Python 3.10 allocates a function's inline cache on its 1024th call and "
     "swaps the spare frame it keeps per function: hundreds of Hypothesis' functions "
-    "cross that count during the measured runs (README, Limitations)",
-    strict=True,
+    "cross that count during the measured runs (README, Limitations); whether "
+    "enough of them do depends on Hypothesis' version (6.168.5, the last for "
+    "3.10, passes)",
+    strict=False,
 )
 def test_a_hypothesis_test_is_not_a_leak(leakguard_pytester: pytest.Pytester) -> None:
     leakguard_pytester.makepyfile(

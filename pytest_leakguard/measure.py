@@ -186,14 +186,18 @@ class LateThreads:
         self.alive_before = frozenset(threading.enumerate())
         self.limit = limit
         self.gave_up = False
-        self._busy_before: set[threading.Thread] = set()
-        self._late(self._busy_before)
+        self._busy_before = self._busy_pool_workers()
 
-    def _late(self, busy_found: set[threading.Thread] | None = None) -> bool:
-        """Whether a thread is still to be waited for.
+    @staticmethod
+    def _busy_pool_workers() -> set[threading.Thread]:
+        frames = sys._current_frames()
+        try:
+            return {t for t in threading.enumerate() if is_busy_pool_worker(t, frames)}
+        finally:
+            del frames  # they hold every thread's locals
 
-        :param busy_found: collects the busy pool workers instead (start).
-        """
+    def _late(self) -> bool:
+        """Whether a thread is still to be waited for."""
         frames = sys._current_frames()
         late = False
         try:
@@ -202,8 +206,6 @@ class LateThreads:
                     late = late or thread not in self.alive_before
                 elif not is_busy_pool_worker(thread, frames):
                     self._busy_before.discard(thread)
-                elif busy_found is not None:
-                    busy_found.add(thread)
                 elif thread not in self._busy_before:
                     late = True
             return late

@@ -90,6 +90,10 @@ class LeakGuardPlugin:
                 "(both plugins run a test several times; use -p no:rerunfailures to check them)"
             )
 
+    def pytest_plugin_registered(self) -> None:
+        """The new plugin may run code between tests: look at the hooks again."""
+        self.state.quiet_gap.invalidate()
+
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.settings.resources:
             _ = self.state.guard  # build the checkers before any test runs

@@ -21,6 +21,7 @@ from . import baseline as baselines
 from . import budget, marking
 from . import report as reporting
 from .check import check_item
+from .handoff import Handoff, QuietGap, starting_point
 from .markers import MarkSpec
 from .options import Settings
 from .resources import WARNING_KINDS, Resource, sites
@@ -50,9 +51,9 @@ class SessionState:
         self._current: pytest.Item | None = None
         self.baseline = _load_baseline(settings)
         self.not_repeated_subtests = 0
-        # (next test's nodeid, audit change count, descriptor table) left by
-        # a clean check: the next one starts from that table.
-        self._handoff: tuple[str | None, int, Any] | None = None
+        # Left by a clean check for the next test (see handoff.py).
+        self._handoff: Handoff | None = None
+        self.quiet_gap = QuietGap(config)
 
     @property
     def guard(self) -> ResourceGuard:
@@ -104,9 +105,7 @@ class SessionState:
             sites.start_recording()
         handoff, self._handoff = self._handoff, None
         try:
-            before = (
-                guard.snapshot(self._table_handed_to(item, handoff)) if guard else None
-            )
+            before = self._starting_snapshot(guard, item, handoff) if guard else None
 
             def rebase() -> None:
                 # A repeated test is judged on what its measured runs left
@@ -154,35 +153,30 @@ class SessionState:
     ) -> list[dict[str, Any]]:
         """Resources left open, fixtures' leftovers, and a peak over budget."""
         leaks: list[dict[str, Any]] = []
+        checked = guard is not None and before is not None and ok
         if guard is not None and before is not None and ok:
             leaks = self._resources_left(item, spec, guard, before, outcome.unclosed)
-            if not leaks and sites.changes() >= 0:
-                self._handoff = (
-                    nextitem.nodeid if nextitem is not None else None,
-                    sites.changes(),
-                    guard.last_fd_table,
-                )
         leaks += self._take_fixture_leaks()
         peak = budget.take_peak(item)
         limit = spec.settings.max_memory
         if peak is not None and limit and peak > limit and ok:
             leaks.append(self._explain_peak(item, nextitem, peak, limit))
+        if guard is not None and checked and not leaks and sites.activity() >= 0:
+            self._handoff = Handoff(
+                nextitem.nodeid if nextitem is not None else None,
+                sites.activity(),
+                guard.last_snapshot,
+                guard.last_fd_table,
+            )
         return leaks
 
-    @staticmethod
-    def _table_handed_to(
-        item: pytest.Item, handoff: tuple[str | None, int, Any] | None
-    ) -> Any:
-        """The descriptor table the previous check ended with, if still true.
-
-        Between two tests only pytest's reporting runs: when this test is the
-        one that check expected next and nothing was opened since (the audit
-        hook counts opens, sockets and spawns), the table it read after its
-        teardown is this test's starting point, and /proc is not read again.
-        """
-        if handoff is None or handoff[0] != item.nodeid:
-            return None
-        return handoff[2] if handoff[1] == sites.changes() else None
+    def _starting_snapshot(
+        self, guard: ResourceGuard, item: pytest.Item, handoff: Handoff | None
+    ) -> Snapshot:
+        """The previous check's last snapshot when still true, else a new one
+        (from the previous descriptor table when that alone is still true)."""
+        snapshot, fd_table = starting_point(handoff, item.nodeid, self.quiet_gap)
+        return snapshot if snapshot is not None else guard.snapshot(fd_table)
 
     def _note(self, note: str) -> None:
         if note not in self.notes:

@@ -74,6 +74,8 @@ class ResourceGuard:
         self.notes = notes
         #: The descriptor table of the last snapshot round.
         self.last_fd_table: FdTable | None = None
+        #: The last snapshot round's result.
+        self.last_snapshot: Snapshot = {}
 
     @property
     def kinds(self) -> list[str]:
@@ -103,6 +105,7 @@ class ResourceGuard:
                 except Exception as exc:
                     keys = self._failed(checker, exc)
                 snapshot[checker.kind] = keys
+            self.last_snapshot = snapshot
             return snapshot
         finally:
             unshare_fd_table()

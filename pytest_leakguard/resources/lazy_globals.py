@@ -36,6 +36,11 @@ def pending() -> bool:
     return bool(_pending)
 
 
+def due() -> bool:
+    """Whether some library of :data:`LIBRARIES` was imported but not set up."""
+    return any(name in sys.modules for name in _pending)
+
+
 def create_for_imported() -> tuple[bool, list[str]]:
     """Let each newly imported library of :data:`LIBRARIES` set itself up now.
 

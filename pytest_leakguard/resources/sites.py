@@ -300,10 +300,16 @@ CHANGE_EVENTS = (
     frozenset({"open", "socket.__new__", "mmap.__new__", "sqlite3.connect"})
     | SPAWN_EVENTS
 )
+#: Audit events of ``Thread.start`` (Python 3.12+; earlier, :mod:`.threads`
+#: wraps the start function and calls :func:`note_thread_start`).
+THREAD_START_EVENTS = frozenset(
+    {"_thread.start_new_thread", "_thread.start_joinable_thread"}
+)
 #: SQLite databases that live in memory: connecting opens no descriptor.
 _IN_MEMORY = (":memory:", b":memory:")
 _changes = 0
 _spawns = 0
+_thread_starts = 0
 
 
 def changes() -> int:
@@ -316,6 +322,19 @@ def spawns() -> int:
     """How many :data:`SPAWN_EVENTS` happened since the hook was installed
     (-1 when no hook counts them)."""
     return _spawns if _installed and unavailable_reason is None else -1
+
+
+def activity() -> int:
+    """How many :data:`CHANGE_EVENTS` and thread starts happened so far (-1
+    when no hook counts them): equal readings mean that no descriptor was
+    opened, no process spawned and no thread started in between."""
+    return changes() + _thread_starts if changes() >= 0 else -1
+
+
+def note_thread_start() -> None:
+    """Count a thread start that raises no audit event (before Python 3.12)."""
+    global _thread_starts
+    _thread_starts += 1
 
 
 def _opens_nothing(event: str, args: AuditArgs) -> bool:
@@ -333,6 +352,8 @@ def _audit(event: str, args: AuditArgs) -> None:
         _changes += 1
         if event in SPAWN_EVENTS:
             _spawns += 1
+    elif event in THREAD_START_EVENTS:
+        note_thread_start()
     if not _recording:
         return
     for handler in _handlers.get(event, ()):

@@ -31,7 +31,6 @@ from . import sites
 from .base import Resource
 
 _DIGITS = r"\d+"  # compiled on first use (re caches it)
-_START_EVENTS = ("_thread.start_new_thread", "_thread.start_joinable_thread")
 
 
 # Process-wide pools that keep idle workers for reuse and retire them on their
@@ -172,7 +171,7 @@ def describe_thread(thread: threading.Thread, frame: FrameType | None) -> str:
 
 def watch_thread_starts() -> None:
     """Have :mod:`.sites` record where each ``threading.Thread`` starts."""
-    for event in _START_EVENTS:
+    for event in sites.THREAD_START_EVENTS:
         sites.watch(event, _on_thread_start)
     _polyfill_thread_start()
 
@@ -194,6 +193,7 @@ def _polyfill_thread_start() -> None:
         return  # audited, already wrapped by us, or replaced by someone else
 
     def start_new_thread(function: Any, args: Any, *kwargs: Any) -> Any:
+        sites.note_thread_start()
         if sites.is_recording():
             with contextlib.suppress(Exception):
                 _on_thread_start((function,))

@@ -223,11 +223,19 @@ def test_an_unchanged_table_is_reused_and_any_change_is_read_again(
     assert after[0] != before[0]
 
 
+@pytest.mark.parametrize("handle", [False, True], ids=["path", "held-handle"])
 def test_the_kernels_descriptor_count_spares_the_listing(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, handle: bool
 ) -> None:
-    """Linux 6.2+ tells the count as the size of /proc/self/fd: one stat."""
+    """Linux 6.2+ tells the count as the size of /proc/self/fd: one stat
+    (an fstat of a handle on it while a checker holds one)."""
     assert sites.install()
+    if handle:
+        checker = fds.FdChecker()  # opens the handle
+        monkeypatch.setattr(os, "stat", _no_path_stat)
+        close_handle = checker.uninstall
+    else:
+        close_handle = None
     table = fds._read_fds()
     if fds._fd_count() is None:
         pytest.skip("this kernel does not report the descriptor count")
@@ -246,6 +254,12 @@ def test_the_kernels_descriptor_count_spares_the_listing(
     finally:
         os.close(read_end)
         os.close(write_end)
+        if close_handle is not None:
+            close_handle()
+
+
+def _no_path_stat(path: object, *args: object, **kwargs: object) -> object:
+    raise AssertionError(f"stat({path!r}) although the handle is open")
 
 
 def test_change_counters_count_what_can_open_descriptors_or_processes(

@@ -151,13 +151,16 @@ class LeakGuardPlugin:
         return None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        current = self.state.current
-        if current is not None and report.nodeid == current.nodeid:
+        state = self.state
+        nodeid = report.nodeid
+        if nodeid == state.current_nodeid:
             # Logged from inside a run (subtests): every repetition would log
             # its reports again, and pytest would keep them all.
-            current.stash[logged_during_runs_key] = True
+            current = state.current
+            if current is not None:
+                current.stash[logged_during_runs_key] = True
             return
-        self.state.record(report)
+        state.record(report, nodeid)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         self.state.terminal_summary(terminalreporter)

@@ -26,6 +26,7 @@ from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 
 if TYPE_CHECKING:
     from .resources import Resource
+    from .resources.unclosed import ResourceWarningCapture
 
 Reports = list[pytest.TestReport]
 
@@ -92,9 +93,7 @@ class ItemDriver:
         # runtest wrapper is around this), there is nothing to deduplicate.
         if not self.warnings.resources:
             return runtestprotocol(self.item, nextitem=nextitem, log=False)
-        from .resources.unclosed import ResourceWarningCapture
-
-        with ResourceWarningCapture() as dropped:
+        with _warning_capture()() as dropped:
             reports = runtestprotocol(self.item, nextitem=nextitem, log=False)
             if collect_young:
                 collect_young_garbage()
@@ -170,6 +169,19 @@ def failures_unseen() -> Iterator[None]:
 
 def _never_interactive(call: object, report: object) -> bool:
     return False
+
+
+def _warning_capture() -> type[ResourceWarningCapture]:
+    """The capture class, imported once (an import statement costs every test)."""
+    global _capture_class
+    if _capture_class is None:
+        from .resources.unclosed import ResourceWarningCapture
+
+        _capture_class = ResourceWarningCapture
+    return _capture_class
+
+
+_capture_class: type[ResourceWarningCapture] | None = None
 
 
 def make_driver(item: pytest.Item, mode: str, resources: bool = False) -> ItemDriver:

@@ -49,6 +49,9 @@ class SessionState:
         self._fixture_owned: dict[str, tuple[str, Snapshot]] = {}
         self._fixture_leaks: list[dict[str, Any]] = []
         self._current: pytest.Item | None = None
+        #: The nodeid of the item being checked ('' when none): compared
+        #: with every report's, and a nodeid is built on each access.
+        self.current_nodeid = ""
         self.baseline = _load_baseline(settings)
         self.not_repeated_subtests = 0
         # Left by a clean check for the next test (see handoff.py).
@@ -100,12 +103,13 @@ class SessionState:
         Whatever goes wrong in leakguard's own work after the test ran is a
         note on the result: the test keeps its outcome, the run goes on.
         """
+        nodeid = item.nodeid
         guard = self.guard if spec.resources else None
         if guard is not None:
             sites.start_recording()
         handoff, self._handoff = self._handoff, None
         try:
-            before = self._starting_snapshot(guard, item, handoff) if guard else None
+            before = self._starting_snapshot(guard, nodeid, handoff) if guard else None
 
             def rebase() -> None:
                 # A repeated test is judged on what its measured runs left
@@ -114,11 +118,11 @@ class SessionState:
                 if guard is not None:
                     before = guard.snapshot()
 
-            self._current = item
+            self._current, self.current_nodeid = item, nodeid
             try:
                 outcome = check_item(item, nextitem, spec, rebase)
             finally:
-                self._current = None
+                self._current, self.current_nodeid = None, ""
             ok = all(r.passed for r in outcome.reports)
             self.not_repeated_subtests += outcome.subtests
             try:
@@ -136,9 +140,7 @@ class SessionState:
             budget.take_peak(item)
         result = reporting.build_result(outcome.memory, leaks, outcome.not_repeatable)
         result["checked"] = ok and (guard is not None or outcome.memory is not None)
-        marking.classify(
-            result, item.nodeid, self.baseline, self.settings.update_baseline
-        )
+        marking.classify(result, nodeid, self.baseline, self.settings.update_baseline)
         return marking.apply(outcome.reports, result, item)
 
     def _leaks_besides_memory(
@@ -171,11 +173,11 @@ class SessionState:
         return leaks
 
     def _starting_snapshot(
-        self, guard: ResourceGuard, item: pytest.Item, handoff: Handoff | None
+        self, guard: ResourceGuard, nodeid: str, handoff: Handoff | None
     ) -> Snapshot:
         """The previous check's last snapshot when still true, else a new one
         (from the previous descriptor table when that alone is still true)."""
-        snapshot, fd_table = starting_point(handoff, item.nodeid, self.quiet_gap)
+        snapshot, fd_table = starting_point(handoff, nodeid, self.quiet_gap)
         return snapshot if snapshot is not None else guard.snapshot(fd_table)
 
     def _note(self, note: str) -> None:
@@ -286,12 +288,15 @@ class SessionState:
         leaks, self._fixture_leaks = self._fixture_leaks, []
         return leaks
 
-    def record(self, report: pytest.TestReport) -> None:
-        """Keep the JSON-able result of every test (controller side under xdist)."""
-        entry = self.results.get(report.nodeid)
+    def record(self, report: pytest.TestReport, nodeid: str) -> None:
+        """Keep the JSON-able result of every test (controller side under xdist).
+
+        :param nodeid: ``report.nodeid``, which pytest builds on each access.
+        """
+        entry = self.results.get(nodeid)
         if entry is None:
-            entry = self.results[report.nodeid] = {
-                "nodeid": report.nodeid,
+            entry = self.results[nodeid] = {
+                "nodeid": nodeid,
                 "checked": False,
                 "leaked": False,
                 "leaks": [],

@@ -44,6 +44,34 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 BUDGET_PLUGIN = "leakguard-peak-budget"
+STATUS_PLUGIN = "leakguard-status"
+
+
+class LeakStatus:
+    """The ``L``/``K``/``B``/``N`` status of checked tests' reports;
+    registered only once a report needs one."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> tuple[str, str, str] | None:
+        result = getattr(report, "leakguard", None)
+        if not result:
+            return None
+        if report.passed and result.get("leaked"):
+            return reporting.KNOWN_STATUS
+        if not report.failed:
+            return None
+        if result.get("leaked"):
+            kinds = {leak["kind"] for leak in result["leaks"]}
+            return (
+                reporting.OVER_BUDGET_STATUS
+                if kinds == {"peak-memory"}
+                else reporting.STATUS
+            )
+        if result.get("not_repeatable"):
+            return reporting.NOT_REPEATABLE_STATUS
+        return None
 
 
 class PeakBudget:
@@ -128,29 +156,11 @@ class LeakGuardPlugin:
     ) -> None:
         self.state.fixture_finished(fixturedef, request.node)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_report_teststatus(
-        self, report: pytest.TestReport, config: pytest.Config
-    ) -> tuple[str, str, str] | None:
-        result = getattr(report, "leakguard", None)
-        if not result:
-            return None
-        if report.passed and result.get("leaked"):
-            return reporting.KNOWN_STATUS
-        if not report.failed:
-            return None
-        if result.get("leaked"):
-            kinds = {leak["kind"] for leak in result["leaks"]}
-            return (
-                reporting.OVER_BUDGET_STATUS
-                if kinds == {"peak-memory"}
-                else reporting.STATUS
-            )
-        if result.get("not_repeatable"):
-            return reporting.NOT_REPEATABLE_STATUS
-        return None
-
+    @pytest.hookimpl(tryfirst=True)  # before the terminal asks for the status
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = getattr(report, "leakguard", None)
+        if result and (result.get("leaked") or result.get("not_repeatable")):
+            self._show_statuses()
         state = self.state
         nodeid = report.nodeid
         if nodeid == state.current_nodeid:
@@ -161,6 +171,13 @@ class LeakGuardPlugin:
                 current.stash[logged_during_runs_key] = True
             return
         state.record(report, nodeid)
+
+    def _show_statuses(self) -> None:
+        """Register the status letters once the first test needs one: a
+        hook implementation costs every report of every test a call."""
+        manager = self.config.pluginmanager
+        if not manager.has_plugin(STATUS_PLUGIN):
+            manager.register(LeakStatus(), STATUS_PLUGIN)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         self.state.terminal_summary(terminalreporter)

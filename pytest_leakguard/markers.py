@@ -7,6 +7,7 @@ unknown or positional arguments, and the help line cannot drift from it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -107,14 +108,22 @@ def spec_for(item: pytest.Item, settings: Settings) -> MarkSpec | None:
 
     :raises pytest.UsageError: naming the test and the bad marker argument.
     """
-    if item.get_closest_marker(OPT_OUT_MARKER) is not None:
-        _validated(item, OPT_OUT_MARKER, no_leakguard)
+    # One walk up the node chain for both markers (closest first).
+    marks, opt_outs = [], []
+    for mark in item.iter_markers():
+        if mark.name == MARKER:
+            marks.append(mark)
+        elif mark.name == OPT_OUT_MARKER:
+            opt_outs.append(mark)
+    if opt_outs:
+        _call(item, opt_outs[0], no_leakguard)
         return None
+    if not marks and not settings.check_all:
+        # Most tests have no marker: one spec for all of them.
+        return _unmarked_spec(settings)
     overrides: dict[str, Any] = {}
-    marks = list(item.iter_markers(MARKER))
     for mark in reversed(marks):  # closest marker last, so it wins
         overrides.update(_validated_mark(item, mark))
-    # Most tests have no marker: no copy of the settings for them.
     merged = settings._replace(**overrides) if overrides else settings
     # A marker that only sets a budget does not ask for repetition.
     repeat = (
@@ -128,10 +137,14 @@ def spec_for(item: pytest.Item, settings: Settings) -> MarkSpec | None:
     return MarkSpec(settings=merged, repeat=repeat)
 
 
-def _validated(item: pytest.Item, name: str, signature: Any) -> Any:
-    mark = item.get_closest_marker(name)
-    assert mark is not None
-    return _call(item, mark, signature)
+@functools.lru_cache(maxsize=4)
+def _unmarked_spec(settings: Settings) -> MarkSpec | None:
+    """The spec of a test without markers: resources only, if at all."""
+    if settings.max_runs < settings.runs:
+        settings = settings._replace(max_runs=settings.runs)
+    if not settings.resources and not settings.max_memory:
+        return None
+    return MarkSpec(settings=settings, repeat=False)
 
 
 def _validated_mark(item: pytest.Item, mark: pytest.Mark) -> dict[str, Any]:

@@ -100,9 +100,10 @@ class LeakGuardPlugin:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Validate every marker before any test runs; a bad one stops the run."""
         stepped_aside, budgets = 0, False
+        reruns = self.config.pluginmanager.get_plugin("rerunfailures")
         for item in items:
             spec = markers.spec_for(item, self.settings)
-            if spec is not None and _rerun_by_rerunfailures(item):
+            if spec is not None and reruns is not None and _rerun_by(reruns, item):
                 stepped_aside += 1
                 continue
             if spec is not None:
@@ -210,9 +211,8 @@ def _created_by_pytest(site: str | None) -> bool:
     return bool(site and re.search(_PYTEST_SITE, site))
 
 
-def _rerun_by_rerunfailures(item: pytest.Item) -> bool:
-    """Whether pytest-rerunfailures would take over this item's protocol."""
-    plugin = item.config.pluginmanager.get_plugin("rerunfailures")
+def _rerun_by(plugin: object, item: pytest.Item) -> bool:
+    """Whether pytest-rerunfailures (``plugin``) would take over this item's protocol."""
     count = getattr(plugin, "get_reruns_count", None)
     if count is None:
         return False

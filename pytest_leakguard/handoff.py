@@ -73,7 +73,7 @@ class Handoff:
         fd_table: Any,
     ) -> None:
         self.nodeid = nodeid
-        self.activity = activity  # sites.activity() when the snapshot was taken
+        self.activity = activity  # sites.activity() at the snapshot, never -1
         self.snapshot = snapshot
         self.fd_table = fd_table
 
@@ -123,7 +123,6 @@ def starting_point(
     if (
         handoff is None
         or handoff.nodeid != nodeid
-        or handoff.activity < 0
         or handoff.activity != sites.activity()
     ):
         return None, None

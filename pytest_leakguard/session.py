@@ -155,22 +155,29 @@ class SessionState:
     ) -> list[dict[str, Any]]:
         """Resources left open, fixtures' leftovers, and a peak over budget."""
         leaks: list[dict[str, Any]] = []
-        checked = guard is not None and before is not None and ok
+        snapshot_taken = None  # the guard, once its last snapshot is this test's end
         if guard is not None and before is not None and ok:
             leaks = self._resources_left(item, spec, guard, before, outcome.unclosed)
+            snapshot_taken = guard
         leaks += self._take_fixture_leaks()
         peak = budget.take_peak(item)
         limit = spec.settings.max_memory
         if peak is not None and limit and peak > limit and ok:
             leaks.append(self._explain_peak(item, nextitem, peak, limit))
-        if guard is not None and checked and not leaks and sites.activity() >= 0:
+        if snapshot_taken is not None and not leaks:
+            self._hand_over(snapshot_taken, nextitem)
+        return leaks
+
+    def _hand_over(self, guard: ResourceGuard, nextitem: pytest.Item | None) -> None:
+        """Leave this clean test's last snapshot for the next one (handoff.py)."""
+        activity = sites.activity()
+        if activity >= 0:
             self._handoff = Handoff(
                 nextitem.nodeid if nextitem is not None else None,
-                sites.activity(),
+                activity,
                 guard.last_snapshot,
                 guard.last_fd_table,
             )
-        return leaks
 
     def _starting_snapshot(
         self, guard: ResourceGuard, nodeid: str, handoff: Handoff | None

@@ -328,7 +328,8 @@ def activity() -> int:
     """How many :data:`CHANGE_EVENTS` and thread starts happened so far (-1
     when no hook counts them): equal readings mean that no descriptor was
     opened, no process spawned and no thread started in between."""
-    return changes() + _thread_starts if changes() >= 0 else -1
+    count = changes()
+    return count + _thread_starts if count >= 0 else -1
 
 
 def note_thread_start() -> None:

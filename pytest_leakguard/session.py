@@ -66,8 +66,9 @@ class SessionState:
             )
             checkers = [checker for found in lists for checker in found]
             self._guard = guard = ResourceGuard(checkers, self.notes)
-            sites.install()
+            sites.hold()
             guard.install()
+            self.config.add_cleanup(sites.release)
             self.config.add_cleanup(guard.uninstall)
             for checker in checkers:
                 reason = getattr(checker, "unavailable_reason", None)

@@ -106,7 +106,15 @@ def test_what_a_plugin_installs_around_each_test_is_no_tests_leak(
 
 def test_a_descriptor_opened_or_a_thread_started_since_voids_the_handoff() -> None:
     assert sites.install()
-    ThreadChecker()  # counts thread starts where no audit event does (< 3.12)
+    checker = ThreadChecker()
+    checker.install()  # counts thread starts where no audit event does (< 3.12)
+    try:
+        _check_voiding()
+    finally:
+        checker.uninstall()
+
+
+def _check_voiding() -> None:
     snapshot: dict[str, frozenset[str]] = {"thread": frozenset({"thread:1"})}
     table = {0: (0, 0, 0)}
 

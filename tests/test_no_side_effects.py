@@ -247,3 +247,52 @@ def test_no_module_of_leakguard_is_imported_between_measured_runs(
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*LEAKED*test_leaks*"])
     result.stdout.no_fnmatch_line("*LATE IMPORT*")
+
+
+def test_the_session_end_leaves_no_hook_that_reaches_leakguard(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """What outlives the session (the audit hook, which cannot be removed)
+    holds nothing of leakguard's, and every wrapper is put back: anything
+    else would keep leakguard's and pytest's modules alive at exit, where
+    they are then freed the slow way."""
+    leakguard_pytester.makeconftest(
+        """
+        import _thread, atexit, signal, threading
+
+        ORIGINALS = (threading._start_new_thread, signal.signal, atexit.register)
+
+        def report():
+            from pytest_leakguard.resources import audit_relay
+
+            print("relay globals:", sorted(audit_relay.relay.__globals__))
+            print("relay target:", audit_relay._slot["_target"])
+            now = (threading._start_new_thread, signal.signal, atexit.register)
+            print("wrappers put back:", now == ORIGINALS)
+
+        atexit.register(report)
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import socket, threading
+
+        def test_opens_and_starts():
+            with socket.socket():
+                pass
+            thread = threading.Thread(target=lambda: None)
+            thread.start()
+            thread.join()
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "relay globals: ['_target']",
+            "relay target: None",
+            "wrappers put back: True",
+        ]
+    )

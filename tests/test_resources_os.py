@@ -60,6 +60,15 @@ def recording() -> Iterator[None]:
 
 
 @pytest.fixture
+def thread_checker() -> Iterator[ThreadChecker]:
+    """Installed as a session installs it (before 3.12 it wraps the start)."""
+    checker = ThreadChecker()
+    checker.install()
+    yield checker
+    checker.uninstall()
+
+
+@pytest.fixture
 def server() -> Iterator[socket.socket]:
     """A real TCP listener on loopback; it accepts in the tests that need it."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
@@ -452,8 +461,10 @@ def _serve_until(stop: threading.Event) -> None:
     stop.wait()
 
 
-def test_running_thread_is_reported_with_where_it_runs_and_started() -> None:
-    checker = ThreadChecker()
+def test_running_thread_is_reported_with_where_it_runs_and_started(
+    thread_checker: ThreadChecker,
+) -> None:
+    checker = thread_checker
     before = checker.snapshot()
     stop = threading.Event()
     thread = threading.Thread(target=_serve_until, args=(stop,), name="poller")
@@ -473,8 +484,10 @@ def test_running_thread_is_reported_with_where_it_runs_and_started() -> None:
     assert found.fingerprint == "thread Thread 'poller'"
 
 
-def test_thread_keys_follow_starts_and_ends_and_not_renames() -> None:
-    checker = ThreadChecker()
+def test_thread_keys_follow_starts_and_ends_and_not_renames(
+    thread_checker: ThreadChecker,
+) -> None:
+    checker = thread_checker
     first = checker.snapshot()
     assert checker.snapshot() is first  # nothing changed: the same keys
     stop = threading.Event()
@@ -677,9 +690,11 @@ _IdleWorker.__module__ = "trio._core._thread_cache"
 _IdleWorker.__qualname__ = "WorkerThread"
 
 
-def test_idle_workers_of_a_process_wide_thread_cache_are_not_reported() -> None:
+def test_idle_workers_of_a_process_wide_thread_cache_are_not_reported(
+    thread_checker: ThreadChecker,
+) -> None:
     """trio.to_thread keeps idle workers 10 s for reuse: a bounded pool."""
-    checker = ThreadChecker()
+    checker = thread_checker
     before = checker.snapshot()
     worker = _IdleWorker()
     thread = threading.Thread(target=worker._work, name="Trio thread 0", daemon=True)

@@ -5,7 +5,8 @@ hunting.  While a test runs, one audit hook (``sys.addaudithook``) notes the
 user's line for each socket and file open; checkers add events of their own
 (thread starts, child processes, database connections) with :func:`watch`.
 Audit hooks cannot be removed, so it is installed lazily, once per process,
-and only tests a flag while recording is off.
+through :mod:`.audit_relay`, disconnected when the last session using it
+ends, and only tests a flag while recording is off.
 
 Only small things are kept: a :class:`Site` per creation, keyed by a weak
 reference or by path, all dropped when recording stops; recording never keeps
@@ -27,6 +28,8 @@ from importlib.util import find_spec
 from types import FrameType
 from typing import Any, NamedTuple
 
+from . import audit_relay
+
 AuditArgs = tuple[Any, ...]
 Watcher = Callable[[AuditArgs], None]
 
@@ -43,6 +46,8 @@ unavailable_reason: str | None = None
 
 _recording = 0  # nesting depth: the only thing the hook reads when idle
 _installed = False
+_connected = False  # the relay forwards to _audit (see audit_relay)
+_holders = 0  # sessions keeping it connected (pytester nests sessions)
 _records: dict[int, _Record] = {}
 _path_sites: dict[str, Site] = {}
 _handlers: dict[str, list[Watcher]] = {}
@@ -85,17 +90,47 @@ class _Record(NamedTuple):
 
 
 def install() -> bool:
-    """Add the audit hook once per process; return whether sites can be recorded."""
+    """Add the audit hook once per process and connect it; return whether
+    sites can be recorded."""
     global _installed, unavailable_reason
     if not _installed:
         _installed = True
         _tool_prefixes()  # fill the caches here, not inside the hook
         _stdlib_prefixes()
         try:
-            sys.addaudithook(_audit)
+            sys.addaudithook(audit_relay.relay)
         except Exception as exc:  # vetoed by another hook
             unavailable_reason = f"cannot add an audit hook: {exc!r}"
+    if unavailable_reason is None and not _connected:
+        _connect()
     return unavailable_reason is None
+
+
+def hold() -> bool:
+    """:func:`install` for a session, which calls :func:`release` at its end."""
+    global _holders
+    _holders += 1
+    return install()
+
+
+def release() -> None:
+    """End one :func:`hold`; the last one disconnects the hook."""
+    global _holders, _connected
+    _holders = max(0, _holders - 1)
+    if not _holders:
+        audit_relay.disconnect()
+        _connected = False
+
+
+def _connect() -> None:
+    """Forward the events to :func:`_audit`.  What was counted before is
+    stale (events went uncounted meanwhile), so every count moves on."""
+    global _connected, _changes, _spawns, _thread_starts
+    _changes += 1
+    _spawns += 1
+    _thread_starts += 1
+    audit_relay.connect(_audit)
+    _connected = True
 
 
 def start_recording() -> None:
@@ -315,13 +350,13 @@ _thread_starts = 0
 def changes() -> int:
     """How many :data:`CHANGE_EVENTS` happened since the hook was installed
     (-1 when no hook counts them)."""
-    return _changes if _installed and unavailable_reason is None else -1
+    return _changes if _connected else -1
 
 
 def spawns() -> int:
     """How many :data:`SPAWN_EVENTS` happened since the hook was installed
     (-1 when no hook counts them)."""
-    return _spawns if _installed and unavailable_reason is None else -1
+    return _spawns if _connected else -1
 
 
 def activity() -> int:

@@ -12,14 +12,15 @@ a thread ends, the native id and name make a reused one count as new.
 
 Start sites come from the ``_thread.start_new_thread`` audit event (3.12+,
 ``_thread.start_joinable_thread`` on 3.13+).  Older Pythons do not audit
-thread starts, so :func:`watch_thread_starts` wraps the private alias
-``threading._start_new_thread`` there; the wrapper only tests a flag while
-:mod:`.sites` is not recording.
+thread starts, so :meth:`ThreadChecker.install` wraps the private alias
+``threading._start_new_thread`` there, and its ``uninstall`` puts it back;
+the wrapper only tests a flag while :mod:`.sites` is not recording.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sys
 import threading
@@ -106,6 +107,7 @@ class ThreadChecker:
 
     def __init__(self) -> None:
         watch_thread_starts()
+        self._wrapped_start: Any = None  # our wrapper, before Python 3.12
         #: The registry at the last snapshot (held until the next one, so
         #: that no thread object's address can be reused meanwhile).
         self._last_state: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
@@ -125,6 +127,21 @@ class ThreadChecker:
             )
         self._last_state = state
         return self._last_keys
+
+    def install(self) -> None:
+        """Count thread starts before Python 3.12 (see the module's docstring)."""
+        if self._wrapped_start is None:
+            self._wrapped_start = _wrap_thread_start()
+
+    def uninstall(self) -> None:
+        """Put ``threading._start_new_thread`` back if our wrapper is still there.
+
+        It must not outlive the session: through it, ``threading`` would keep
+        leakguard's modules, and pytest's with them, alive at exit.
+        """
+        wrapper, self._wrapped_start = self._wrapped_start, None
+        if wrapper is not None and threading._start_new_thread is wrapper:  # type: ignore[attr-defined]
+            threading._start_new_thread = wrapper.__wrapped__  # type: ignore[attr-defined]
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe the threads of ``keys`` that are still alive."""
@@ -173,7 +190,6 @@ def watch_thread_starts() -> None:
     """Have :mod:`.sites` record where each ``threading.Thread`` starts."""
     for event in sites.THREAD_START_EVENTS:
         sites.watch(event, _on_thread_start)
-    _polyfill_thread_start()
 
 
 def _on_thread_start(args: tuple[Any, ...]) -> None:
@@ -183,15 +199,17 @@ def _on_thread_start(args: tuple[Any, ...]) -> None:
         sites.record(thread, "thread")
 
 
-def _polyfill_thread_start() -> None:
+def _wrap_thread_start() -> Any:
     """Before 3.12: wrap ``threading._start_new_thread`` (used only by
-    ``Thread.start``) unless someone (gevent) replaced it already."""
+    ``Thread.start``) unless someone (gevent, another session's checker)
+    replaced it already; return the wrapper, or None."""
     import _thread
 
     real = getattr(threading, "_start_new_thread", None)
     if sys.version_info >= (3, 12) or real is not _thread.start_new_thread:
-        return  # audited, already wrapped by us, or replaced by someone else
+        return None  # audited, or already replaced
 
+    @functools.wraps(real)
     def start_new_thread(function: Any, args: Any, *kwargs: Any) -> Any:
         sites.note_thread_start()
         if sites.is_recording():
@@ -200,3 +218,4 @@ def _polyfill_thread_start() -> None:
         return real(function, args, *kwargs)
 
     threading._start_new_thread = start_new_thread  # type: ignore[attr-defined]
+    return start_new_thread

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from .markers import MarkSpec
-from .runner import Reports, collect_young_garbage, make_driver
+from .runner import (
+    Reports,
+    collect_young_garbage,
+    make_driver,
+    run_single,
+    run_unchecked,
+)
 
 
 class ItemOutcome:
@@ -68,25 +74,25 @@ def check_item(
         so that what the first run opens once is not its leak).
     """
     settings = spec.settings
-    driver = make_driver(
-        item, settings.mode if spec.repeat else "item", settings.resources
-    )
     if not spec.repeat:
-        reports = driver.run_once(nextitem, collect_young=settings.resources)
-        outcome = ItemOutcome(reports=reports, runs_done=1)
-    else:
-        from .measure import run_repeated  # the memory side, only when repeated
+        if not settings.resources:
+            return ItemOutcome(run_unchecked(item, nextitem), runs_done=1)
+        outcome = ItemOutcome([], runs_done=1)
+        outcome.reports, outcome.unclosed, outcome.unclosed_count = run_single(
+            item, nextitem
+        )
+        return outcome
+    from .measure import run_repeated  # the memory side, only when repeated
 
-        outcome = run_repeated(driver, spec, measuring_starts)
-        closing = driver.finish(nextitem)
-        driver.keep_newest_properties()
-        if closing:  # a broader fixture failed to tear down: the teardown report
-            outcome.reports = [
-                r for r in outcome.reports if r.when != "teardown"
-            ] + closing
-        if settings.resources:
-            with driver.warnings.capture():
-                collect_young_garbage()
+    driver = make_driver(item, settings.mode, settings.resources)
+    outcome = run_repeated(driver, spec, measuring_starts)
+    closing = driver.finish(nextitem)
+    driver.keep_newest_properties()
+    if closing:  # a broader fixture failed to tear down: the teardown report
+        outcome.reports = [r for r in outcome.reports if r.when != "teardown"] + closing
+    if settings.resources:
+        with driver.warnings.capture():
+            collect_young_garbage()
     outcome.unclosed = driver.warnings.unclosed
     outcome.unclosed_count = driver.warnings.unclosed_count
     driver.warnings.replay()

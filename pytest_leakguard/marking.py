@@ -33,11 +33,13 @@ def classify(
 
 def apply(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Reports:
     """Attach ``result`` to the call report (or the last one); fail it for new leaks."""
-    target = next(
-        (r for r in reports if r.when == "call"), reports[-1] if reports else None
-    )
-    if target is None:
+    if not reports:
         return reports
+    target = reports[-1]
+    for report in reports:  # a loop, not next(genexpr): this runs for every test
+        if report.when == "call":
+            target = report
+            break
     target.leakguard = result  # type: ignore[attr-defined]
     if result.get("failing") and target.passed:
         target.outcome = "failed"
@@ -72,8 +74,12 @@ def apply(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Report
 
 def _add_properties(reports: Reports, result: dict[str, Any]) -> None:
     """Figures for JUnit XML, which reads properties from the teardown report."""
-    teardown = next((r for r in reports if r.when == "teardown"), None)
-    if teardown is None or not result.get("checked"):
+    if not result.get("checked"):
+        return
+    for teardown in reports:
+        if teardown.when == "teardown":
+            break
+    else:
         return
     properties = [("leakguard_leaked", str(bool(result["leaked"])).lower())]
     memory = result.get("memory")

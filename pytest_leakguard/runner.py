@@ -81,25 +81,6 @@ class ItemDriver:
         _prune_stale_finalizers(self.item)
         return reports
 
-    def run_once(
-        self, nextitem: pytest.Item | None, collect_young: bool = False
-    ) -> Reports:
-        """The single run of a test that is not repeated: pytest's own protocol.
-
-        :param collect_young: then collect the young garbage, its warnings
-            caught with the run's (see :func:`collect_young_garbage`).
-        """
-        # One run: other warnings go straight to pytest's capture (its
-        # runtest wrapper is around this), there is nothing to deduplicate.
-        if not self.warnings.resources:
-            return runtestprotocol(self.item, nextitem=nextitem, log=False)
-        with _warning_capture()() as dropped:
-            reports = runtestprotocol(self.item, nextitem=nextitem, log=False)
-            if collect_young:
-                collect_young_garbage()
-        self.warnings.take_unclosed(dropped)
-        return reports
-
     def finish(self, nextitem: pytest.Item | None) -> Reports:
         """Tear down the broader scopes that the next item does not share.
 
@@ -188,6 +169,36 @@ def make_driver(item: pytest.Item, mode: str, resources: bool = False) -> ItemDr
     if mode == "call" and hasattr(item, "_request"):
         return CallDriver(item, resources)
     return ItemDriver(item, resources)
+
+
+def run_unchecked(item: pytest.Item, nextitem: pytest.Item | None) -> Reports:
+    """The one run of an unrepeated test whose resources are not checked."""
+    return runtestprotocol(item, nextitem=nextitem, log=False)
+
+
+def run_single(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> tuple[Reports, list[Resource], int]:
+    """The one run of an unrepeated test whose resources are checked.
+
+    pytest's own protocol, then the young garbage is collected (see
+    :func:`collect_young_garbage`); ResourceWarnings of both are caught and
+    described at once, other warnings go straight to pytest's capture.  No
+    driver: this runs for every test, and each object made costs.
+
+    :returns: the reports, the unclosed resources, how many warnings.
+    """
+    with _warning_capture()() as dropped:
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        collect_young_garbage()
+    if not dropped:
+        return reports, [], 0
+    from .resources.unclosed import describe_resource_warning
+
+    unclosed = [describe_resource_warning(record) for record in dropped]
+    count = len(dropped)
+    dropped.clear()  # the records hold the dying objects
+    return reports, unclosed, count
 
 
 def _prune_stale_finalizers(item: pytest.Item) -> None:

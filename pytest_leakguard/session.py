@@ -121,7 +121,9 @@ class SessionState:
 
             self._current, self.current_nodeid = item, nodeid
             try:
-                outcome = check_item(item, nextitem, spec, rebase)
+                outcome = check_item(
+                    item, nextitem, spec, rebase if spec.repeat else None
+                )
             finally:
                 self._current, self.current_nodeid = None, ""
             ok = all(r.passed for r in outcome.reports)
@@ -138,7 +140,8 @@ class SessionState:
         finally:
             if guard is not None:
                 sites.stop_recording()
-            budget.take_peak(item)
+            if spec.settings.max_memory:
+                budget.take_peak(item)  # forgotten even when the check failed
         result = reporting.build_result(outcome.memory, leaks, outcome.not_repeatable)
         result["checked"] = ok and (guard is not None or outcome.memory is not None)
         marking.classify(result, nodeid, self.baseline, self.settings.update_baseline)
@@ -160,9 +163,10 @@ class SessionState:
         if guard is not None and before is not None and ok:
             leaks = self._resources_left(item, spec, guard, before, outcome.unclosed)
             snapshot_taken = guard
-        leaks += self._take_fixture_leaks()
-        peak = budget.take_peak(item)
+        if self._fixture_leaks:
+            leaks += self._take_fixture_leaks()
         limit = spec.settings.max_memory
+        peak = budget.take_peak(item) if limit else None  # measured only then
         if peak is not None and limit and peak > limit and ok:
             leaks.append(self._explain_peak(item, nextitem, peak, limit))
         if snapshot_taken is not None and not leaks:

@@ -72,6 +72,9 @@ def apply(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Report
     return reports
 
 
+_LEAKED, _NOT_LEAKED = ("leakguard_leaked", "true"), ("leakguard_leaked", "false")
+
+
 def _add_properties(reports: Reports, result: dict[str, Any]) -> None:
     """Figures for JUnit XML, which reads properties from the teardown report."""
     if not result.get("checked"):
@@ -81,7 +84,7 @@ def _add_properties(reports: Reports, result: dict[str, Any]) -> None:
             break
     else:
         return
-    properties = [("leakguard_leaked", str(bool(result["leaked"])).lower())]
+    properties = [_LEAKED if result["leaked"] else _NOT_LEAKED]
     memory = result.get("memory")
     if memory:
         properties.append(

@@ -111,22 +111,25 @@ class SessionState:
         handoff, self._handoff = self._handoff, None
         try:
             before = self._starting_snapshot(guard, nodeid, handoff) if guard else None
+            rebase = None
+            if spec.repeat:
 
-            def rebase() -> None:
-                # A repeated test is judged on what its measured runs left
-                # open: what its first run opened once is lazy set-up.
-                nonlocal before
-                if guard is not None:
-                    before = guard.snapshot()
+                def rebase() -> None:
+                    # A repeated test is judged on what its measured runs left
+                    # open: what its first run opened once is lazy set-up.
+                    nonlocal before
+                    if guard is not None:
+                        before = guard.snapshot()
 
             self._current, self.current_nodeid = item, nodeid
             try:
-                outcome = check_item(
-                    item, nextitem, spec, rebase if spec.repeat else None
-                )
+                outcome = check_item(item, nextitem, spec, rebase)
             finally:
                 self._current, self.current_nodeid = None, ""
-            ok = all(r.passed for r in outcome.reports)
+            ok = True
+            for report in outcome.reports:  # a loop: this runs for every test
+                if not report.passed:
+                    ok = False
             self.not_repeated_subtests += outcome.subtests
             try:
                 leaks = self._leaks_besides_memory(

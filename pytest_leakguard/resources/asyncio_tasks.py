@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-from .base import Resource
+from .base import NOTHING, Resource
 from .sys_hooks import caller_site, creation_site, format_site, is_library_file
 
 
@@ -189,9 +189,9 @@ class AsyncioChecker:
     def snapshot(self) -> frozenset[str]:
         """Identities of open loops and of pending tasks on any known loop."""
         if "asyncio" not in sys.modules:
-            return frozenset()
+            return NOTHING
         self.install()
-        return frozenset(self._current())
+        return frozenset(self._current()) or NOTHING
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Say which loop is open or which coroutine is pending, and where it began."""

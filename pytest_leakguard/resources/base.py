@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple, Protocol, runtime_checkable
 
+#: The answer of a checker that finds nothing: one shared set, so that an
+#: unchanged answer is the same object (see ``ResourceGuard.snapshot``).
+NOTHING: frozenset[str] = frozenset()
+
 
 class Resource(NamedTuple):
     """One resource a test (or fixture) left open, already formatted for reports.

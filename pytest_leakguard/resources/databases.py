@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import sites
-from .base import Resource
+from .base import NOTHING, Resource
 from .fds import fds_open_on
 from .files import normalize_path
 
@@ -244,6 +244,8 @@ class DatabaseChecker:
 
     def snapshot(self) -> frozenset[str]:
         """``db-connection:<driver>:<serial>`` for every tracked open connection."""
+        if not _REGISTRY.entries:
+            return NOTHING
         return frozenset(
             [
                 f"{self.kind}:{entry.driver.name}:{serial}"

@@ -243,7 +243,7 @@ def _std_fds_unchanged(table: dict[int, FdIdentity]) -> bool:
             info = os.fstat(fd)
         except (OSError, ValueError):
             return False
-        if (info.st_dev, info.st_ino) != identity[1:]:
+        if info.st_ino != identity[2] or info.st_dev != identity[1]:
             return False
     return True
 

@@ -37,8 +37,20 @@ def pending() -> bool:
 
 
 def due() -> bool:
-    """Whether some library of :data:`LIBRARIES` was imported but not set up."""
-    return any(name in sys.modules for name in _pending)
+    """Whether some library of :data:`LIBRARIES` was imported but not set up.
+
+    Asked before every test: the answer is kept while ``sys.modules`` keeps
+    its size (an import adds to it).
+    """
+    global _due_at
+    size = len(sys.modules)
+    if _due_at[0] != size:
+        _due_at = (size, any(name in sys.modules for name in _pending))
+    return _due_at[1]
+
+
+#: (len(sys.modules), due()) at the last question.
+_due_at: tuple[int, bool] = (-1, False)
 
 
 def create_for_imported() -> tuple[bool, list[str]]:
@@ -48,7 +60,9 @@ def create_for_imported() -> tuple[bool, list[str]]:
         a note per library that failed to (its first user may then be blamed
         for what it creates).
     """
+    global _due_at
     created, notes = False, []
+    _due_at = (-1, False)
     for name in [name for name in _pending if name in sys.modules]:
         create = _pending.pop(name)
         created = True

@@ -14,13 +14,12 @@ microseconds even with thousands of loggers.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import os
 import weakref
 from collections.abc import Iterable, Iterator
 
-from .base import Resource
+from .base import NOTHING, Resource
 from .sys_hooks import creation_site, safe_repr, type_name
 
 #: pytest adds and removes its capture handlers around every phase
@@ -149,8 +148,12 @@ class LoggingHandlerChecker:
 
     def snapshot(self) -> frozenset[str]:
         """``id class on logger`` for every handler not owned by pytest or leakguard."""
-        pairs = _handlers_by_logger(self._index)
-        return frozenset(key for key in itertools.starmap(_key, pairs) if key)
+        keys = []
+        for name, handler in _handlers_by_logger(self._index):
+            key = _key(name, handler)
+            if key:
+                keys.append(key)
+        return frozenset(keys) if keys else NOTHING
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Which handler is on which logger, what it writes to, where it was made."""

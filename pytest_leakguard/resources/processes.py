@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from . import sites
-from .base import Resource
+from .base import NOTHING, Resource
 
 PROC = "/proc"
 _STATES = {
@@ -89,17 +89,17 @@ class ProcessChecker:
         Popen, fork and posix_spawn): still none, without reading /proc.
         """
         if self.unavailable_reason:
-            return frozenset()
+            return NOTHING
         changes = sites.spawns()
         if changes >= 0 and changes == self._none_since:
-            return frozenset()
+            return NOTHING
         keys = []
         for pid in self._children():
             stat = _stat(pid)
             if stat is not None:
                 keys.append(f"process:{pid}:{stat[3]}")
         self._none_since = None if keys else changes
-        return frozenset(keys)
+        return frozenset(keys) if keys else NOTHING
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe the children of ``keys`` that still exist."""

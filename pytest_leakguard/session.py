@@ -13,11 +13,10 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import baseline as baselines
 from . import budget, marking
 from . import report as reporting
 from .check import check_item
@@ -33,6 +32,9 @@ from .resources.guard import (
     parse_allow_rules,
 )
 from .runner import ItemDriver, Reports, passed
+
+if TYPE_CHECKING:  # the baseline module is imported only when one is used
+    from . import baseline as baselines
 
 
 class SessionState:
@@ -356,6 +358,8 @@ class SessionState:
 
     def _write_baseline(self, path: str) -> None:
         """This run's leaks, plus the entries of tests that did not run now."""
+        from . import baseline as baselines
+
         ran = set(self.results)
         kept = [
             e
@@ -378,6 +382,8 @@ def _load_baseline(settings: Settings) -> baselines.Baseline | None:
         return None
     if settings.update_baseline and not os.path.exists(settings.baseline_path):
         return None
+    from . import baseline as baselines
+
     try:
         return baselines.load(settings.baseline_path)
     except baselines.BaselineError as exc:

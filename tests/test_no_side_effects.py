@@ -291,7 +291,7 @@ def test_the_session_end_leaves_no_hook_that_reaches_leakguard(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "relay globals: ['_target']",
+            "relay globals: ['_events', '_target']",
             "relay target: None",
             "wrappers put back: True",
         ]

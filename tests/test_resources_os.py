@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_leakguard.resources import fds, processes, sites
+from pytest_leakguard.resources import audit_relay, fds, processes, sites
 from pytest_leakguard.resources.base import Resource, ResourceChecker
 from pytest_leakguard.resources.databases import (
     DatabaseChecker,
@@ -93,6 +93,20 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 # -- sites ---------------------------------------------------------------------
+
+
+def test_the_audit_relay_forwards_only_the_events_asked_for() -> None:
+    saved = dict(audit_relay._slot)
+    seen: list[str] = []
+    try:
+        audit_relay.connect(lambda event, args: seen.append(event), frozenset({"open"}))
+        audit_relay.relay("open", ("x",))
+        audit_relay.relay("os.putenv", (b"A", b"1"))
+        audit_relay.disconnect()
+        audit_relay.relay("open", ("y",))
+    finally:
+        audit_relay._slot.update(saved)
+    assert seen == ["open"]
 
 
 def test_socket_site_is_the_line_that_created_it() -> None:

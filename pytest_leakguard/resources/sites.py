@@ -154,8 +154,13 @@ def _connect() -> None:
     _changes += 1
     _spawns += 1
     _thread_starts += 1
-    audit_relay.connect(_audit)
+    audit_relay.connect(_audit, _wanted_events())
     _connected = True
+
+
+def _wanted_events() -> frozenset[str]:
+    """What :func:`_audit` counts or hands to a watcher; the relay drops the rest."""
+    return CHANGE_EVENTS | THREAD_START_EVENTS | frozenset(_handlers)
 
 
 def start_recording() -> None:
@@ -204,6 +209,8 @@ def watch(event: str, callback: Watcher) -> None:
     callbacks = _handlers.setdefault(event, [])
     if callback not in callbacks:
         callbacks.append(callback)
+    if _connected:
+        audit_relay.connect(_audit, _wanted_events())
 
 
 def record(obj: object, category: str, site: Site | None = None) -> None:

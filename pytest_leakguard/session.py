@@ -166,7 +166,11 @@ class SessionState:
         leaks: list[dict[str, Any]] = []
         snapshot_taken = None  # the guard, once its last snapshot is this test's end
         if guard is not None and before is not None and ok:
-            leaks = self._resources_left(item, spec, guard, before, outcome.unclosed)
+            after = guard.snapshot()
+            if after is not before or outcome.unclosed:  # else: the common case
+                leaks = self._resources_left(
+                    item, spec, guard, before, after, outcome.unclosed
+                )
             snapshot_taken = guard
         if self._fixture_leaks:
             leaks += self._take_fixture_leaks()
@@ -237,9 +241,10 @@ class SessionState:
         spec: MarkSpec,
         guard: ResourceGuard,
         before: Snapshot,
+        after: Snapshot,
         warnings: list[Any],
     ) -> list[dict[str, Any]]:
-        new = guard.new_since(before, spec.settings.settle_time)
+        new = guard.new_in(before, after, spec.settings.settle_time)
         if not new and not warnings:
             return []  # the common case: nothing to describe, filter or allow
         if new:

@@ -151,7 +151,14 @@ class ResourceGuard:
         self, before: Snapshot, settle_time: float
     ) -> dict[str, frozenset[str]]:
         """Identities that appeared since ``before`` and stayed, after settling."""
-        return self._settled(self._diff(before, self.snapshot()), settle_time)
+        return self.new_in(before, self.snapshot(), settle_time)
+
+    def new_in(
+        self, before: Snapshot, after: Snapshot, settle_time: float
+    ) -> dict[str, frozenset[str]]:
+        """Identities of ``after`` (just taken) not in ``before`` that stayed,
+        after settling."""
+        return self._settled(self._diff(before, after), settle_time)
 
     def still_open(
         self, opened: Snapshot, settle_time: float

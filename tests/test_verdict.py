@@ -201,3 +201,18 @@ def test_confirmation_tells_growth_from_replacement(
     note = confirmation.note(min_bytes=64)
     assert ("tracing catching up" in note) is not grew
     assert note.count("blocks " + " ".join(f"{b:+d}" for b in blocks)) == 1
+
+
+def test_resizes_in_bursts_are_not_growth_when_the_traced_bytes_shrank() -> None:
+    """anyio's F9: two resizes (560 B, 128 B) in five runs while other runs
+    gave back up to 432 traced bytes: rebuilt, not growing."""
+    from pytest_leakguard.newly_traced import Confirmation
+
+    replaced = Confirmation(
+        (1, 0, -1, 0, 1), (560, 0, 128, 0, 0), (816, 0, -40, 0, -432)
+    )
+    growing = Confirmation((0, 0, 0, 0, 0), (560, 0, 128, 0, 0), (560, 0, 128, 0, 0))
+
+    assert not replaced.grew(min_bytes=64)
+    assert "tracing catching up" in replaced.note(min_bytes=64)
+    assert growing.grew(min_bytes=64)

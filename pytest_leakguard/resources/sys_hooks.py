@@ -251,7 +251,8 @@ class SysHookChecker:
         #: their ids: a held object's address cannot be reused by a new hook,
         #: and ``id()`` raises an audit event per call.  It keeps at most the
         #: hooks installed at the last snapshot alive until the next one.
-        self._last: tuple[tuple[object, ...], tuple[object, ...]] | None = None
+        self._last_hooks: tuple[object, ...] | None = None
+        self._last_tools: tuple[object, ...] = ()
         self._last_keys: frozenset[str] = frozenset()
 
     def _tools_now(self) -> tuple[object, ...]:
@@ -283,17 +284,18 @@ class SysHookChecker:
         last snapshot, or the ``sys.monitoring`` tools in use changed.
         """
         try:
-            hooks, tools = _hooks_now(), self._tools_now()
+            hooks = _hooks_now()
+            tools = () if self._monitoring is None else self._tools_now()
         except Exception:
             return frozenset(self._current())
-        last = self._last
+        last = self._last_hooks
         if (
             last is None
-            or tools != last[1]
-            or not all(map(operator.is_, hooks, last[0]))
+            or tools != self._last_tools
+            or not all(map(operator.is_, hooks, last))
         ):
             self._last_keys = frozenset(self._current())
-        self._last = (hooks, tools)
+        self._last_hooks, self._last_tools = hooks, tools
         return self._last_keys
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:

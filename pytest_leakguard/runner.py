@@ -366,9 +366,9 @@ class HeldWarnings:
             )
 
 
-#: The collectors' run counts (``gc.get_stats``) right after our last young
-#: collection; None before the first one.
-_counts_after_last: list[int] | None = None
+#: How many collections had run right after our last young collection
+#: (``gc.get_stats``, all generations); -1 before the first one.
+_collections_after_last = -1
 
 
 def collect_young_garbage() -> None:
@@ -392,19 +392,19 @@ def collect_young_garbage() -> None:
     them; ``gc.collect(0)`` after a test that ran no collection is exact on
     every version.  (Not tried on 3.14: it is not installable here.)
     """
-    global _counts_after_last
-    counts = _collection_counts()
-    generation = 0 if counts == _counts_after_last else 1
-    gc.collect(generation)
+    global _collections_after_last
+    collections = _collections_so_far()
+    gc.collect(0 if collections == _collections_after_last else 1)
     # What get_stats() says now, unless a finalizer started a collection
     # meanwhile (then the next test collects both generations, to be sure).
-    counts[generation] += 1
-    _counts_after_last = counts
+    _collections_after_last = collections + 1
 
 
-def _collection_counts() -> list[int]:
-    """How many times each generation was collected so far (ours included)."""
-    return [generation["collections"] for generation in gc.get_stats()]
+def _collections_so_far() -> int:
+    """How many collections of any generation ran so far (ours included):
+    each collection counts once, under the oldest generation it collected."""
+    stats = gc.get_stats()
+    return sum([generation["collections"] for generation in stats])
 
 
 def run_until(

@@ -277,6 +277,8 @@ class ResourceWarningCapture:
 
 def _filters_mutated() -> None:
     """Tell the C warnings module its filters changed (private, CPython)."""
-    mutated = getattr(warnings, "_filters_mutated", None)
-    if mutated is not None:
-        mutated()
+    if _MUTATED is not None:
+        _MUTATED()
+
+
+_MUTATED: Callable[[], None] | None = getattr(warnings, "_filters_mutated", None)

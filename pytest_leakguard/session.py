@@ -132,6 +132,7 @@ class SessionState:
             for report in outcome.reports:  # a loop: this runs for every test
                 if not report.passed:
                     ok = False
+                    break
             self.not_repeated_subtests += outcome.subtests
             try:
                 leaks = self._leaks_besides_memory(

@@ -258,16 +258,19 @@ def test_the_session_end_leaves_no_hook_that_reaches_leakguard(
     they are then freed the slow way."""
     leakguard_pytester.makeconftest(
         """
-        import _thread, atexit, signal, threading
+        import atexit, signal, threading
 
-        ORIGINALS = (threading._start_new_thread, signal.signal, atexit.register)
+        def start():  # threading's private alias (before 3.13)
+            return getattr(threading, "_start_new_thread", None)
+
+        ORIGINALS = (start(), signal.signal, atexit.register)
 
         def report():
             from pytest_leakguard.resources import audit_relay
 
             print("relay globals:", sorted(audit_relay.relay.__globals__))
             print("relay target:", audit_relay._slot["_target"])
-            now = (threading._start_new_thread, signal.signal, atexit.register)
+            now = (start(), signal.signal, atexit.register)
             print("wrappers put back:", now == ORIGINALS)
 
         atexit.register(report)

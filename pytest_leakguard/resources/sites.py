@@ -54,7 +54,8 @@ _handlers: dict[str, list[Watcher]] = {}
 
 
 class Site:
-    """One line of user code that created a resource (a plain class: a NamedTuple costs a fifth of a millisecond to define at start-up).
+    """One line of user code that created a resource (a plain class: a
+    NamedTuple costs a fifth of a millisecond to define at start-up).
 
     :param filename: the code object's file name.
     :param lineno: the line being executed.

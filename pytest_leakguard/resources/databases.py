@@ -246,13 +246,16 @@ class DatabaseChecker:
         """``db-connection:<driver>:<serial>`` for every tracked open connection."""
         if not _REGISTRY.entries:
             return NOTHING
-        return frozenset(
-            [
-                f"{self.kind}:{entry.driver.name}:{serial}"
-                for serial, entry in _REGISTRY.entries.copy().items()
-                if entry.driver.name in self.drivers and entry.is_open()
-            ]
-        )
+        return (
+            frozenset(
+                [
+                    f"{self.kind}:{entry.driver.name}:{serial}"
+                    for serial, entry in _REGISTRY.entries.copy().items()
+                    if entry.driver.name in self.drivers and entry.is_open()
+                ]
+            )
+            or NOTHING
+        )  # none open: the shared empty set, as other checkers answer
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe the connections of ``keys`` that are still open."""

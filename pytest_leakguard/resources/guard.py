@@ -32,15 +32,6 @@ class AllowRule:
         self.kind = kind
         self.pattern = pattern
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, AllowRule) and (self.kind, self.pattern) == (
-            other.kind,
-            other.pattern,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.pattern))
-
     def __repr__(self) -> str:
         return f"AllowRule({self.kind!r}, {self.pattern!r})"
 

@@ -69,16 +69,6 @@ class Site:
         self.lineno = lineno
         self.func = func
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Site) and (
-            self.filename,
-            self.lineno,
-            self.func,
-        ) == (other.filename, other.lineno, other.func)
-
-    def __hash__(self) -> int:
-        return hash((self.filename, self.lineno, self.func))
-
     def __repr__(self) -> str:
         return f"Site({self.filename!r}, {self.lineno!r}, {self.func!r})"
 

@@ -52,15 +52,6 @@ class _Endpoint:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Endpoint) and (self.host, self.port) == (
-            other.host,
-            other.port,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.host, self.port))
-
     def __repr__(self) -> str:
         return f"_Endpoint({self.host!r}, {self.port!r})"
 

@@ -348,6 +348,9 @@ class SessionState:
         return self.baseline.fixed(checked)
 
     def session_finished(self, session: pytest.Session) -> None:
+        if self._guard is not None and sites.unavailable_reason:
+            # Known only once the first test added the audit hook (sites.py).
+            self._note(f"db-connection checks unavailable: {sites.unavailable_reason}")
         if hasattr(self.config, "workerinput"):
             return  # the controller writes the files, from every worker's reports
         if self.settings.update_baseline and self.settings.baseline_path:

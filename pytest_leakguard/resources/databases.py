@@ -228,8 +228,12 @@ class DatabaseChecker:
 
     @property
     def unavailable_reason(self) -> str | None:
-        """Why connections of some driver cannot be tracked, or None."""
-        if not sites.install():
+        """Why connections of some driver cannot be tracked, or None.
+
+        The audit hook is added when the first test runs; if that fails,
+        the session notes it at its end (asking here must not add it).
+        """
+        if sites.unavailable_reason:
             return sites.unavailable_reason
         blind = sorted(_REGISTRY.untrackable & self.drivers.keys())
         if blind:

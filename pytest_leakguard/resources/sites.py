@@ -6,7 +6,11 @@ user's line for each socket and file open; checkers add events of their own
 (thread starts, child processes, database connections) with :func:`watch`.
 Audit hooks cannot be removed, so it is installed lazily, once per process,
 through :mod:`.audit_relay`, disconnected when the last session using it
-ends, and only tests a flag while recording is off.
+ends, and only tests a flag while recording is off.  Lazily means when the
+first test is checked, not when a session starts: every audit event costs a
+call into Python once a hook is in, and collecting raises about twenty per
+test (``inspect`` reading ``__code__``, ``id()``), a tenth of what checking
+every test's resources costs in all.
 
 Only small things are kept: a :class:`Site` per creation, keyed by a weak
 reference or by path, all dropped when recording stops; recording never keeps
@@ -122,11 +126,11 @@ def install() -> bool:
     return unavailable_reason is None
 
 
-def hold() -> bool:
-    """:func:`install` for a session, which calls :func:`release` at its end."""
+def hold() -> None:
+    """Count a session that uses the hook, which calls :func:`release` at
+    its end; :func:`start_recording` installs it when the first test runs."""
     global _holders
     _holders += 1
-    return install()
 
 
 def release() -> None:
@@ -194,9 +198,9 @@ def watch(event: str, callback: Watcher) -> None:
     """Call ``callback(args)`` for audit ``event`` while recording (idempotent).
 
     For checkers that track objects of their own (database drivers).  The
-    callback must be quick; it may call :func:`current_site`.
+    callback must be quick; it may call :func:`current_site`.  Watching does
+    not install the hook: :func:`start_recording` does.
     """
-    install()
     callbacks = _handlers.setdefault(event, [])
     if callback not in callbacks:
         callbacks.append(callback)

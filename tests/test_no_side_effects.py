@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 
@@ -299,3 +301,58 @@ def test_the_session_end_leaves_no_hook_that_reaches_leakguard(
             "wrappers put back: True",
         ]
     )
+
+
+def test_the_audit_hook_is_added_when_the_first_test_runs_not_before(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Once added, every audit event of the process calls into Python, and
+    collecting raises about twenty per test: the hook waits for the first
+    test, and a session that runs none (``--collect-only``) adds none."""
+    leakguard_pytester.makeconftest(
+        """
+        from pytest_leakguard.resources import sites
+
+        def pytest_collection_finish(session):
+            print("hook after collection:", sites._installed)
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        from pytest_leakguard.resources import sites
+
+        def test_one():
+            print("hook during a test:", sites._installed)
+        """
+    )
+
+    collected = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-s", "--collect-only"
+    )
+    ran = leakguard_pytester.runpytest_subprocess("--leakguard", "-s")
+
+    collected.stdout.fnmatch_lines(["hook after collection: False"])
+    collected.stdout.no_fnmatch_line("*hook during a test*")
+    ran.assert_outcomes(passed=1)
+    ran.stdout.fnmatch_lines(
+        ["hook after collection: False", "*hook during a test: True*"]
+    )
+
+
+def test_pytest_does_not_rewrite_leakguards_modules(pytester: pytest.Pytester) -> None:
+    """Installed from a wheel, the plugin's package is on pytest's rewrite
+    list, and pytest's loader reads each module back slowly (``marshal.load``
+    on a file object): the package takes itself off the list."""
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    import pytest_leakguard
+
+    hook = AssertionRewritingHook(pytester.parseconfig())
+    hook.mark_rewrite("pytest_leakguard", "other_plugin")
+    sys.meta_path.insert(0, hook)
+    try:
+        pytest_leakguard._skip_assertion_rewriting()
+    finally:
+        sys.meta_path.remove(hook)
+
+    assert hook._must_rewrite == {"other_plugin"}

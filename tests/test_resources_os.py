@@ -222,7 +222,7 @@ def test_fd_number_reused_for_something_else_counts_as_new(tmp_path: Path) -> No
 def test_an_unchanged_table_is_reused_and_any_change_is_read_again(
     tmp_path: Path,
 ) -> None:
-    """The fast path: same numbers, no audit event, fds 0-2 the same."""
+    """The fast path: same numbers, no audit event."""
     assert sites.install()
     first = fds.open_fds()
     assert fds.open_fds() == first
@@ -233,17 +233,24 @@ def test_an_unchanged_table_is_reused_and_any_change_is_read_again(
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_the_standard_streams_are_never_in_the_table(tmp_path: Path) -> None:
+    """pytest's capture swaps what fds 0-2 are between phases: never a leak."""
     saved = os.dup(0)
     replacement = os.open(tmp_path / "stdin.txt", os.O_RDONLY | os.O_CREAT)
+    checker = FdChecker()
     try:
-        before = fds._read_fds()
+        before = checker.snapshot()
         os.dup2(replacement, 0)  # as pytest's capture does: same number, no event
-        after = fds._read_fds()
+        assert leaked(checker, before) == []
+        assert not {0, 1, 2} & fds.open_fds().keys()
+        assert not {0, 1, 2} & fds._table_of(os.listdir(fds.FD_DIR)).keys()
     finally:
         os.dup2(saved, 0)
         os.close(saved)
         os.close(replacement)
-    assert after[0] != before[0]
+        checker.uninstall()
 
 
 @pytest.mark.parametrize("handle", [False, True], ids=["path", "held-handle"])

@@ -11,6 +11,11 @@ descriptors better; :func:`drop_duplicates` removes the plain ``fd`` entry
 when a richer one covers the same number.  Keys embed the descriptor and its
 device and inode (``fd:7:15:4711``), so that a number closed and reused for
 something else counts as new.
+
+Descriptors 0-2 are left out of the table: they are the process's standard
+streams, never a test's to close, and pytest's capture ``dup2()``s other
+files over them between phases (same numbers, no audit event).  Keeping them
+would mean three more ``fstat`` calls per snapshot to tell that apart.
 """
 
 from __future__ import annotations
@@ -142,9 +147,8 @@ class _Reading:
 
 
 _last_reading: _Reading | None = None
-#: pytest's capture dup2()s other files over these between phases (same
-#: numbers, no audit event): they are never taken from an earlier reading.
-_STD_FDS = (0, 1, 2)
+#: The standard streams' descriptors, left out of every table (see above).
+_STD_NAMES = frozenset({"0", "1", "2"})
 
 
 class _DirectoryHandle:
@@ -205,8 +209,8 @@ def _read_fds() -> dict[int, FdIdentity]:
 
     Listing /proc is half the cost; the other half, one ``fstat`` per
     descriptor, is skipped when the audit hook saw no open, socket or spawn
-    since, fds 0-2 are what they were and as many descriptors are open (the
-    kernel's count) or the same numbers (the listing).  What that cannot see
+    since and as many descriptors are open (the kernel's count) or the same
+    numbers (the listing).  What that cannot see
     is code closing a descriptor the process had and making another without
     an audit event (``os.dup``, ``epoll``, C code) within one test: a miss,
     never a false report.
@@ -215,43 +219,25 @@ def _read_fds() -> dict[int, FdIdentity]:
     last, changes, count = _last_reading, sites.changes(), _fd_count()
     if last is not None and (changes < 0 or last.changes != changes):
         last = None  # something may have opened a descriptor since
-    if (
-        last is not None
-        and count is not None
-        and count == last.fd_count
-        and _std_fds_unchanged(last.table)
-    ):
+    if last is not None and count is not None and count == last.fd_count:
         return last.table
     try:
         names = os.listdir(FD_DIR)
     except OSError:
         return {}
-    if last is not None and last.names == names and _std_fds_unchanged(last.table):
-        table = last.table
-    else:
-        table = _table_of(names)
+    if last is None or last.names != names:
+        last = None  # the numbers changed: every descriptor is read again
+    table = _table_of(names) if last is None else last.table
     _last_reading = _Reading(changes, count, names, table)
     return table
-
-
-def _std_fds_unchanged(table: dict[int, FdIdentity]) -> bool:
-    for fd in _STD_FDS:
-        identity = table.get(fd)
-        if identity is None:
-            continue
-        try:
-            info = os.fstat(fd)
-        except (OSError, ValueError):
-            return False
-        if info.st_ino != identity[2] or info.st_dev != identity[1]:
-            return False
-    return True
 
 
 def _table_of(names: list[str]) -> dict[int, FdIdentity]:
     table = {}
     fstat, type_mask = os.fstat, 0o170000  # stat.S_IFMT() as a mask: no call
     for name in names:
+        if name in _STD_NAMES:
+            continue
         try:
             fd = int(name)
             info = fstat(fd)

@@ -8,6 +8,8 @@ short, bounded time to go away before it is reported.
 from __future__ import annotations
 
 import fnmatch
+import itertools
+import operator
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -20,6 +22,8 @@ FdTable = dict[int, tuple[int, int, int]]  # fd -> (type, device, inode)
 _FIRST_PAUSE = 0.002
 # Registrations never undo themselves: waiting for them would only cost time.
 NEVER_SETTLE = frozenset({"logging-handler", "signal-handler", "atexit", "sys-hook"})
+#: ``map(isinstance, answers, _FROZENSET)`` tests every answer in C.
+_FROZENSET = itertools.repeat(frozenset)
 
 
 class AllowRule:
@@ -78,6 +82,10 @@ class ResourceGuard:
     def __init__(self, checkers: Sequence[ResourceChecker], notes: list[str]) -> None:
         self.checkers = list(checkers)
         self.notes = notes
+        self._kinds = tuple(checker.kind for checker in self.checkers)
+        self._takers = tuple(checker.snapshot for checker in self.checkers)
+        #: The answers of the last snapshot round, in checker order.
+        self._last_answers: list[frozenset[str]] = []
         #: The descriptor table of the last snapshot round.
         self.last_fd_table: FdTable | None = None
         #: The last snapshot round's result.
@@ -93,7 +101,7 @@ class ResourceGuard:
         :param fd_table: a descriptor table read earlier and known to be still
             true (nothing opened since), to save reading /proc again.
         """
-        if lazy_globals.pending():  # one lookup, until every library is seen
+        if lazy_globals.due():  # kept while sys.modules keeps its size
             created, notes = lazy_globals.create_for_imported()
             for note in notes:
                 self._note(note)
@@ -101,26 +109,22 @@ class ResourceGuard:
                 fd_table = None  # it may have opened descriptors since
         self.last_fd_table = share_fd_table(fd_table)
         try:
-            # A plain loop: this runs once or twice per test, every call counts.
-            previous = self.last_snapshot
-            snapshot = {}
-            same = len(previous) == len(self.checkers)
-            for checker in self.checkers:
-                try:
-                    keys = checker.snapshot()
-                    if type(keys) is not frozenset:
-                        keys = frozenset(keys)
-                except Exception as exc:
-                    keys = self._failed(checker, exc)
-                kind = checker.kind
-                snapshot[kind] = keys
-                if same and previous.get(kind) is not keys:
-                    same = False
-            if same:
+            # This runs once or twice per test: one comprehension, and the
+            # rest in C.  A failing checker makes the round go again, one
+            # checker at a time, to note it and go on without it.
+            try:
+                answers = [take() for take in self._takers]
+            except Exception:
+                answers = [self._snapshot(checker) for checker in self.checkers]
+            if not all(map(isinstance, answers, _FROZENSET)):
+                answers = [frozenset(keys) for keys in answers]
+            last = self._last_answers
+            if len(answers) == len(last) and all(map(operator.is_, answers, last)):
                 # Every checker answered with the set of the last round: that
                 # round's snapshot itself, so that comparing it is one test.
-                return previous
-            self.last_snapshot = snapshot
+                return self.last_snapshot
+            self._last_answers = answers
+            self.last_snapshot = snapshot = dict(zip(self._kinds, answers, strict=True))
             return snapshot
         finally:
             unshare_fd_table()
@@ -128,7 +132,7 @@ class ResourceGuard:
     def _snapshot(self, checker: ResourceChecker) -> frozenset[str]:
         try:
             keys = checker.snapshot()
-            return keys if type(keys) is frozenset else frozenset(keys)
+            return keys if isinstance(keys, frozenset) else frozenset(keys)
         except Exception as exc:
             return self._failed(checker, exc)
 

@@ -27,13 +27,8 @@ def _libuv_signal_lock_pipe() -> None:
 LIBRARIES: dict[str, Callable[[], None]] = {
     "uvloop": _libuv_signal_lock_pipe,
 }
-#: Those not yet seen imported: the check before a snapshot is one lookup.
+#: Those not yet seen imported.
 _pending = dict(LIBRARIES)
-
-
-def pending() -> bool:
-    """Whether some library of :data:`LIBRARIES` has not been set up yet."""
-    return bool(_pending)
 
 
 def due() -> bool:

@@ -45,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 BUDGET_PLUGIN = "leakguard-peak-budget"
 STATUS_PLUGIN = "leakguard-status"
+RECORDER_PLUGIN = "leakguard-recorder"
 
 
 class LeakStatus:
@@ -86,6 +87,29 @@ class PeakBudget:
             return (yield)
 
 
+class ReportRecorder:
+    """Records the reports that do not come out of leakguard's protocol:
+    pytest-xdist's workers' on the controller, unchecked tests', subtests'
+    logged from inside a repeated run.  Registered only when some may: a
+    hook implementation costs every report of every test a call."""
+
+    def __init__(self, plugin: LeakGuardPlugin) -> None:
+        self._plugin = plugin
+
+    @pytest.hookimpl(tryfirst=True)  # before the terminal asks for the status
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self._plugin.state
+        nodeid = report.nodeid
+        if nodeid == state.current_nodeid:
+            # Logged from inside a run (subtests): every repetition would log
+            # its reports again, and pytest would keep them all.
+            current = state.current
+            if current is not None:
+                current.stash[logged_during_runs_key] = True
+            return
+        self._plugin.take(report, nodeid)
+
+
 class LeakGuardPlugin:
     """Session state and the per-test hooks; registered only when enabled."""
 
@@ -95,37 +119,55 @@ class LeakGuardPlugin:
         self.config = config
         self.settings = settings
         self.state = SessionState(config, settings)
+        #: Whether a :class:`ReportRecorder` records every logged report.
+        self.recorder = False
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Validate every marker before any test runs; a bad one stops the run."""
-        stepped_aside, budgets = 0, False
+        stepped_aside, budgets, others = 0, False, False
         reruns = self.config.pluginmanager.get_plugin("rerunfailures")
         for item in items:
             spec = markers.spec_for(item, self.settings)
             if spec is not None and reruns is not None and _rerun_by(reruns, item):
                 stepped_aside += 1
+                spec = None
+            if spec is None:
+                others = True  # pytest's protocol runs it: its reports are logged
                 continue
-            if spec is not None:
-                self.state.validate(item, spec)
-                item.stash[mark_spec_key] = spec
-                budgets = budgets or bool(spec.settings.max_memory)
+            self.state.validate(item, spec)
+            item.stash[mark_spec_key] = spec
+            budgets = budgets or bool(spec.settings.max_memory)
+            others = others or bool(spec.repeat)  # subtests log from inside runs
         if budgets and not self.config.pluginmanager.has_plugin(BUDGET_PLUGIN):
             # Only then: a wrapper on every test's call costs every test.
             self.config.pluginmanager.register(PeakBudget(), BUDGET_PLUGIN)
+        if others or _other_protocols(self.config):
+            self._record_logged_reports()
         if stepped_aside:
             self.state.notes.append(
                 f"{stepped_aside} tests that pytest-rerunfailures may rerun were not checked "
                 "(both plugins run a test several times; use -p no:rerunfailures to check them)"
             )
 
-    def pytest_plugin_registered(self) -> None:
-        """The new plugin may run code between tests: look at the hooks again."""
+    def pytest_plugin_registered(self, plugin: object) -> None:
+        """The new plugin may run code between tests: look at the hooks again
+        (and it may run tests its own way: their reports are then logged)."""
         self.state.quiet_gap.invalidate()
+        if _runs_tests(plugin):
+            self._record_logged_reports()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.config.pluginmanager.has_plugin("dsession"):
+            # pytest-xdist's controller: the workers' reports arrive logged.
+            self._record_logged_reports()
         if self.settings.resources:
             _ = self.state.guard  # build the checkers before any test runs
+
+    def _record_logged_reports(self) -> None:
+        if not self.recorder:
+            self.recorder = True
+            self.config.pluginmanager.register(ReportRecorder(self), RECORDER_PLUGIN)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(
@@ -137,6 +179,9 @@ class LeakGuardPlugin:
         ihook = item.ihook  # a lookup by path each time it is asked for
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         reports = self.state.check(item, nextitem, spec)
+        if not self.recorder:  # recorded here, before the terminal logs them
+            for rep in reports:
+                self.take(rep, rep.nodeid)
         for rep in reports:
             ihook.pytest_runtest_logreport(report=rep)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -157,21 +202,12 @@ class LeakGuardPlugin:
     ) -> None:
         self.state.fixture_finished(fixturedef, request.node)
 
-    @pytest.hookimpl(tryfirst=True)  # before the terminal asks for the status
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    def take(self, report: pytest.TestReport, nodeid: str) -> None:
+        """Record ``report`` before pytest logs it (its status letter too)."""
         result = getattr(report, "leakguard", None)
         if result and (result.get("leaked") or result.get("not_repeatable")):
             self._show_statuses()
-        state = self.state
-        nodeid = report.nodeid
-        if nodeid == state.current_nodeid:
-            # Logged from inside a run (subtests): every repetition would log
-            # its reports again, and pytest would keep them all.
-            current = state.current
-            if current is not None:
-                current.stash[logged_during_runs_key] = True
-            return
-        state.record(report, nodeid)
+        self.state.record(report, nodeid)
 
     def _show_statuses(self) -> None:
         """Register the status letters once the first test needs one: a
@@ -209,6 +245,38 @@ _PYTEST_SITE = (
 
 def _created_by_pytest(site: str | None) -> bool:
     return bool(site and re.search(_PYTEST_SITE, site))
+
+
+def _runs_tests(plugin: object) -> bool:
+    """Whether ``plugin`` has its own ``pytest_runtest_protocol`` (not a
+    wrapper), other than pytest's runner's and leakguard's."""
+    protocol = getattr(plugin, "pytest_runtest_protocol", None)
+    if protocol is None:
+        return False
+    options = getattr(protocol, "pytest_impl", None) or {}
+    module = getattr(protocol, "__module__", None) or ""
+    return not (
+        options.get("wrapper")
+        or options.get("hookwrapper")
+        or module in _OWN_PROTOCOLS
+        or module.startswith("pytest_leakguard.")
+    )
+
+
+#: Modules whose ``pytest_runtest_protocol`` runs no test that leakguard
+#: checks (pytest-rerunfailures' runs only those leakguard leaves to it).
+_OWN_PROTOCOLS = ("_pytest.runner", "pytest_rerunfailures")
+
+
+def _other_protocols(config: pytest.Config) -> bool:
+    """Whether a plugin besides pytest's runner and leakguard runs tests."""
+    for impl in config.hook.pytest_runtest_protocol.get_hookimpls():
+        if impl.wrapper or impl.hookwrapper:
+            continue
+        module = getattr(impl.function, "__module__", None) or ""
+        if module not in _OWN_PROTOCOLS and not module.startswith("pytest_leakguard."):
+            return True
+    return False
 
 
 def _rerun_by(plugin: object, item: pytest.Item) -> bool:

@@ -210,3 +210,62 @@ def test_xdist_gives_the_same_verdicts_summary_and_json_as_a_serial_run(
     for result in (serial, parallel):
         result.stdout.fnmatch_lines(["6 tests checked (4 repeated), 4 leaked"])
         assert sum(line.startswith("LEAKED test_") for line in result.stdout.lines) >= 4
+
+
+@pytest.mark.parametrize("taken_over", [False, True], ids=["ours", "conftest's"])
+def test_every_test_is_in_the_json_whoever_runs_it(
+    leakguard_pytester: pytest.Pytester, taken_over: bool
+) -> None:
+    """leakguard records the reports of the tests it runs itself, and asks
+    for every logged report only when something else may run tests (a
+    hook implementation costs every report a call)."""
+    leakguard_pytester.makeconftest(
+        f"""
+        import pytest
+        from _pytest.runner import runtestprotocol
+
+        class TakeOver:
+            @pytest.hookimpl(tryfirst=True)
+            def pytest_runtest_protocol(self, item, nextitem):
+                if "handler" not in item.name:
+                    return None
+                ihook = item.ihook
+                ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+                runtestprotocol(item, nextitem=nextitem)
+                ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+                return True
+
+        def pytest_collection_finish(session):
+            manager = session.config.pluginmanager
+            if {taken_over}:  # after leakguard looked at the hooks; called first
+                manager.register(TakeOver(), "take-over")
+            print("recording logged reports:", manager.has_plugin("leakguard-recorder"))
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import logging
+
+        def test_handler_leak():
+            logging.getLogger("app.audit").addHandler(logging.NullHandler())
+
+        def test_clean():
+            assert sum([1, 2]) == 3
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-json=out.json", "-s", "-p", "no:randomly"
+    )
+
+    document = json.loads((leakguard_pytester.path / "out.json").read_text())
+    tests = {t["nodeid"].split("::")[-1]: t for t in document["tests"]}
+    assert sorted(tests) == ["test_clean", "test_handler_leak"]
+    assert tests["test_clean"]["checked"] is True
+    assert tests["test_handler_leak"]["checked"] is not taken_over
+    assert tests["test_handler_leak"]["leaked"] is not taken_over
+    assert tests["test_handler_leak"]["outcome"] == (
+        "passed" if taken_over else "failed"
+    )
+    result.assert_outcomes(passed=2 if taken_over else 1, failed=0 if taken_over else 1)
+    result.stdout.fnmatch_lines([f"recording logged reports: {taken_over}"])

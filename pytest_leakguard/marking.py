@@ -91,8 +91,11 @@ def _add_properties(reports: Reports, result: dict[str, Any]) -> None:
             break
     else:
         return
-    properties = [_LEAKED if result["leaked"] else _NOT_LEAKED]
     memory = result.get("memory")
+    if not memory and not result["leaks"]:  # most tests: nothing else to say
+        teardown.user_properties.append(_NOT_LEAKED)
+        return
+    properties = [_LEAKED if result["leaked"] else _NOT_LEAKED]
     if memory:
         properties.append(
             ("leakguard_bytes_per_run", str(_median(memory["bytes_per_run"])))

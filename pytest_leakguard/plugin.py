@@ -180,8 +180,9 @@ class LeakGuardPlugin:
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         reports = self.state.check(item, nextitem, spec)
         if not self.recorder:  # recorded here, before the terminal logs them
-            for rep in reports:
-                self.take(rep, rep.nodeid)
+            result = self.state.record_checked(reports, item.nodeid)
+            if result and (result["leaked"] or result["not_repeatable"]):
+                self._show_statuses()
         for rep in reports:
             ihook.pytest_runtest_logreport(report=rep)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)

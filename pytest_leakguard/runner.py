@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import operator
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -403,8 +404,10 @@ def collect_young_garbage() -> None:
 def _collections_so_far() -> int:
     """How many collections of any generation ran so far (ours included):
     each collection counts once, under the oldest generation it collected."""
-    stats = gc.get_stats()
-    return sum([generation["collections"] for generation in stats])
+    return sum(map(_COLLECTIONS, gc.get_stats()))
+
+
+_COLLECTIONS = operator.itemgetter("collections")
 
 
 def run_until(

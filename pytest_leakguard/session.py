@@ -107,7 +107,7 @@ class SessionState:
         note on the result: the test keeps its outcome, the run goes on.
         """
         nodeid = item.nodeid
-        guard = self.guard if spec.resources else None
+        guard = (self._guard or self.guard) if spec.resources else None
         if guard is not None:
             sites.start_recording()
         handoff, self._handoff = self._handoff, None
@@ -332,6 +332,37 @@ class SessionState:
             entry.update(result)
             path, lineno, _ = report.location
             entry["location"] = [path, lineno + 1 if lineno is not None else None]
+
+    def record_checked(self, reports: Reports, nodeid: str) -> dict[str, Any] | None:
+        """:meth:`record` the reports of one checked test, in one go (this
+        runs for every test).
+
+        :returns: the leakguard result one of them carries, if any.
+        """
+        if not reports:
+            return None
+        entry = self.results.get(nodeid)
+        if entry is None:
+            entry = self.results[nodeid] = {
+                "nodeid": nodeid,
+                "checked": False,
+                "leaked": False,
+                "leaks": [],
+                "outcome": reports[0].outcome,
+            }
+        carrier = None
+        for report in reports:
+            if report.when == "call" or not report.passed:
+                entry["outcome"] = report.outcome
+            if carrier is None and getattr(report, "leakguard", None):
+                carrier = report
+        if carrier is None:
+            return None
+        result: dict[str, Any] = carrier.leakguard
+        entry.update(result)
+        path, lineno, _ = carrier.location
+        entry["location"] = [path, lineno + 1 if lineno is not None else None]
+        return result
 
     def terminal_summary(self, terminalreporter: Any) -> None:
         from .summary import write_terminal_summary

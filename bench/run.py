@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Wall-time benchmark of pytest-leakguard against plain pytest and pytest-memray.
 
-    python bench/run.py [--quick] [--reps N] [--only N,N] [--json PATH] [--profile] [--keep]
+    python bench/run.py [--quick] [--reps N] [--only N,N] [--json PATH] [--profile]
+                        [--instructions] [--keep]
 
 Each figure compares two pytest processes over a throwaway suite written to a
 temporary directory.  Both sides of a comparison load the same plugins (the
@@ -19,7 +20,13 @@ ratio is what a user pays for switching the check on:
 
 Configurations are interleaved (A B A B ...) so that machine drift hits both
 sides alike; each is run once unmeasured first (bytecode, page cache), and the
-median of the measured wall times is reported.
+median of the measured wall times is reported, with a 95% interval for each
+ratio (bootstrap over the repetitions, which are resampled in pairs).
+
+Wall time on a shared machine is noisy: on the 2-core VMs this was tuned on,
+single runs of the same suite vary by a quarter.  ``--instructions`` adds a
+figure that does not vary: the instructions each configuration executes,
+counted once by valgrind's cachegrind (when valgrind is installed).
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import json
 import os
 import platform
 import pstats
+import random
+import re
 import shlex
 import shutil
 import statistics
@@ -50,6 +59,8 @@ TIMEOUT_S = 150
 # Per-test overheads under this (ms) are within the run-to-run noise of the
 # heap figure (a few hundredths of a second over 40 tests).
 NOISE_MS = 1.0
+# Resamples of the bootstrap interval (seeded: the same times, the same interval).
+BOOTSTRAP = 2000
 
 # Plugins installed in the venv that have nothing to do with the measurement;
 # each costs import time at startup and hook calls per test.
@@ -295,6 +306,55 @@ def run_once(config: Config, env: dict[str, str]) -> float:
     return elapsed
 
 
+def count_instructions(config: Config, env: dict[str, str]) -> int | None:
+    """Instructions one run of ``config`` executes (valgrind's cachegrind).
+
+    A fixed hash seed makes the count repeat to within a few thousand; None
+    when valgrind is missing or the run fails under it.
+    """
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    proc = subprocess.run(
+        [
+            valgrind,
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            *config.argv(),
+        ],
+        cwd=config.cwd,
+        env={**env, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S * 40,  # valgrind runs Python about 20 times slower
+        check=False,
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+    if proc.returncode != 0 or found is None:
+        return None
+    return int(found.group(1).replace(",", ""))
+
+
+def print_instructions(comparisons: list[Comparison], env: dict[str, str]) -> None:
+    """One cachegrind run per configuration: the overhead without the noise."""
+    if shutil.which("valgrind") is None:
+        print("\ninstructions: valgrind is not installed, skipped")
+        return
+    print("\ninstructions executed (cachegrind, one run each, PYTHONHASHSEED=0):")
+    for comp in comparisons:
+        base = count_instructions(comp.baseline, env)
+        checked = count_instructions(comp.checked, env)
+        if base is None or checked is None:
+            print(f"  {comp.name:<34} failed under valgrind")
+            continue
+        print(
+            f"  {comp.name:<34} {base / 1e6:9.1f} M -> {checked / 1e6:9.1f} M"
+            f" = {checked / base:.3f}x ({(checked - base) / comp.tests / 1e3:+.0f} k per test,"
+            " start-up included)"
+        )
+
+
 def measure(
     configs: list[Config], reps: int, env: dict[str, str]
 ) -> dict[str, list[float]]:
@@ -376,6 +436,29 @@ def build(tmp: Path) -> list[Comparison]:
 # --------------------------------------------------------------------------- report
 
 
+def ratio_interval(
+    baseline: list[float], checked: list[float]
+) -> tuple[float, float] | None:
+    """95% bootstrap interval of ``median(checked) / median(baseline)``.
+
+    Repetitions are resampled in pairs (one index for both sides): the runs
+    of one repetition were interleaved, so they saw the same machine.
+    """
+    count = min(len(baseline), len(checked))
+    if count < 3:
+        return None
+    rng = random.Random(0)
+    ratios = []
+    for _ in range(BOOTSTRAP):
+        picks = [rng.randrange(count) for _ in range(count)]
+        ratios.append(
+            statistics.median(checked[i] for i in picks)
+            / statistics.median(baseline[i] for i in picks)
+        )
+    ratios.sort()
+    return ratios[int(0.025 * BOOTSTRAP)], ratios[int(0.975 * BOOTSTRAP) - 1]
+
+
 def figures(
     comparisons: list[Comparison], times: dict[str, list[float]]
 ) -> list[dict[str, Any]]:
@@ -391,6 +474,9 @@ def figures(
                 "baseline_s": base,
                 "checked_s": checked,
                 "ratio": ratio,
+                "interval": ratio_interval(
+                    times[comp.baseline.key], times[comp.checked.key]
+                ),
                 "overhead_ms_per_test": (checked - base) / comp.tests * 1e3,
                 "target": comp.target,
                 "met": {"<= 1.3x": ratio <= 1.3, "<= 1.10x": ratio <= 1.10}.get(
@@ -416,6 +502,7 @@ def figures(
             "baseline_s": None,
             "checked_s": None,
             "ratio": heap_ratio,
+            "interval": None,
             "overhead_ms_per_test": large_ms - small_ms,
             "target": "<= 1.5x",
             "met": large_ms <= max(1.5 * small_ms, small_ms + NOISE_MS),
@@ -434,18 +521,22 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     """One table, baseline and checked side by side; the ratio column is the verdict."""
     header = (
         f"{'figure':<34} {'plain s':>8} {'checked s':>9} {'ratio':>7} "
-        f"{'ms/test':>8} {'target':>8} {'met':>4}"
+        f"{'95% interval':>13} {'ms/test':>8} {'target':>8} {'met':>4}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         met = {True: "yes", False: "NO", None: ""}[r["met"]]
+        low_high = r.get("interval")
+        interval = f"{low_high[0]:.2f}-{low_high[1]:.2f}x" if low_high else "-"
         print(
             f"{r['name']:<34} {fmt(r['baseline_s'], '8.3f')} "
             f"{fmt(r['checked_s'], '9.3f')} {fmt(r['ratio'], '6.2f')}{'x' if r['ratio'] is not None else ' '} "
-            f"{fmt(r['overhead_ms_per_test'], '8.2f')} {r['target']:>8} {met:>4}"
+            f"{interval:>13} {fmt(r['overhead_ms_per_test'], '8.2f')} {r['target']:>8} {met:>4}"
         )
     print(
+        "95% interval: of the ratio of medians, bootstrap over the repetitions "
+        "(the target is judged on the ratio itself).\n"
         "ms/test = (checked - plain) / tests, over all 8 runs of a checked test; "
         "memray's is over its single run.\n"
         f"heap row: ms/test = overhead at 1M minus overhead at 10k; met when the 1M "
@@ -539,6 +630,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="cProfile one leakguard run of figures 1, 2 (1M) and 4",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each configuration's instructions once (valgrind)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated suites")
     parser.add_argument(
         "--only",
@@ -572,6 +668,8 @@ def main(argv: list[str] | None = None) -> int:
         times = measure(configs, args.reps, env)
         rows = figures(comparisons, times)
         print_table(rows)
+        if args.instructions:
+            print_instructions(comparisons, env)
         print_commands(comparisons)
         print(f"\nbench wall time {time.perf_counter() - start:.1f} s")
         if args.json:

@@ -142,7 +142,7 @@ class LeakGuardPlugin:
         if budgets and not self.config.pluginmanager.has_plugin(BUDGET_PLUGIN):
             # Only then: a wrapper on every test's call costs every test.
             self.config.pluginmanager.register(PeakBudget(), BUDGET_PLUGIN)
-        if others or _other_protocols(self.config):
+        if others:
             self._record_logged_reports()
         if stepped_aside:
             self.state.notes.append(
@@ -152,7 +152,8 @@ class LeakGuardPlugin:
 
     def pytest_plugin_registered(self, plugin: object) -> None:
         """The new plugin may run code between tests: look at the hooks again
-        (and it may run tests its own way: their reports are then logged)."""
+        (and it may run tests its own way: their reports are then logged).
+        Called for every plugin registered before this one too (historic)."""
         self.state.quiet_gap.invalidate()
         if _runs_tests(plugin):
             self._record_logged_reports()
@@ -267,17 +268,6 @@ def _runs_tests(plugin: object) -> bool:
 #: Modules whose ``pytest_runtest_protocol`` runs no test that leakguard
 #: checks (pytest-rerunfailures' runs only those leakguard leaves to it).
 _OWN_PROTOCOLS = ("_pytest.runner", "pytest_rerunfailures")
-
-
-def _other_protocols(config: pytest.Config) -> bool:
-    """Whether a plugin besides pytest's runner and leakguard runs tests."""
-    for impl in config.hook.pytest_runtest_protocol.get_hookimpls():
-        if impl.wrapper or impl.hookwrapper:
-            continue
-        module = getattr(impl.function, "__module__", None) or ""
-        if module not in _OWN_PROTOCOLS and not module.startswith("pytest_leakguard."):
-            return True
-    return False
 
 
 def _rerun_by(plugin: object, item: pytest.Item) -> bool:

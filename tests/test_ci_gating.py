@@ -212,13 +212,15 @@ def test_xdist_gives_the_same_verdicts_summary_and_json_as_a_serial_run(
         assert sum(line.startswith("LEAKED test_") for line in result.stdout.lines) >= 4
 
 
-@pytest.mark.parametrize("taken_over", [False, True], ids=["ours", "conftest's"])
+@pytest.mark.parametrize("runner", ["leakguard", "late plugin", "early plugin"])
 def test_every_test_is_in_the_json_whoever_runs_it(
-    leakguard_pytester: pytest.Pytester, taken_over: bool
+    leakguard_pytester: pytest.Pytester, runner: str
 ) -> None:
     """leakguard records the reports of the tests it runs itself, and asks
     for every logged report only when something else may run tests (a
-    hook implementation costs every report a call)."""
+    hook implementation costs every report a call): a plugin registered
+    after collection that takes tests over, or one registered before
+    leakguard (a conftest's hook, called after leakguard's, so it runs none)."""
     leakguard_pytester.makeconftest(
         f"""
         import pytest
@@ -235,9 +237,12 @@ def test_every_test_is_in_the_json_whoever_runs_it(
                 ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
                 return True
 
+        if {runner == "early plugin"}:
+            pytest_runtest_protocol = TakeOver().pytest_runtest_protocol
+
         def pytest_collection_finish(session):
             manager = session.config.pluginmanager
-            if {taken_over}:  # after leakguard looked at the hooks; called first
+            if {runner == "late plugin"}:  # registered last, so called first
                 manager.register(TakeOver(), "take-over")
             print("recording logged reports:", manager.has_plugin("leakguard-recorder"))
         """
@@ -260,12 +265,14 @@ def test_every_test_is_in_the_json_whoever_runs_it(
 
     document = json.loads((leakguard_pytester.path / "out.json").read_text())
     tests = {t["nodeid"].split("::")[-1]: t for t in document["tests"]}
+    checked_by_us = runner != "late plugin"
     assert sorted(tests) == ["test_clean", "test_handler_leak"]
     assert tests["test_clean"]["checked"] is True
-    assert tests["test_handler_leak"]["checked"] is not taken_over
-    assert tests["test_handler_leak"]["leaked"] is not taken_over
+    assert tests["test_handler_leak"]["checked"] is checked_by_us
+    assert tests["test_handler_leak"]["leaked"] is checked_by_us
     assert tests["test_handler_leak"]["outcome"] == (
-        "passed" if taken_over else "failed"
+        "failed" if checked_by_us else "passed"
     )
-    result.assert_outcomes(passed=2 if taken_over else 1, failed=0 if taken_over else 1)
-    result.stdout.fnmatch_lines([f"recording logged reports: {taken_over}"])
+    result.assert_outcomes(passed=1 + (not checked_by_us), failed=int(checked_by_us))
+    recording = runner != "leakguard"
+    result.stdout.fnmatch_lines([f"recording logged reports: {recording}"])

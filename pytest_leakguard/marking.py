@@ -86,11 +86,13 @@ def _add_properties(reports: Reports, result: dict[str, Any]) -> None:
     """Figures for JUnit XML, which reads properties from the teardown report."""
     if not result.get("checked"):
         return
-    for teardown in reports:
-        if teardown.when == "teardown":
-            break
-    else:
-        return
+    teardown = reports[-1]  # pytest's order: setup, call, teardown
+    if teardown.when != "teardown":
+        for teardown in reports:
+            if teardown.when == "teardown":
+                break
+        else:
+            return
     memory = result.get("memory")
     if not memory and not result["leaks"]:  # most tests: nothing else to say
         teardown.user_properties.append(_NOT_LEAKED)

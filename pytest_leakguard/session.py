@@ -130,7 +130,7 @@ class SessionState:
                 self._current, self.current_nodeid = None, ""
             ok = True
             for report in outcome.reports:  # a loop: this runs for every test
-                if not report.passed:
+                if report.outcome != "passed":  # .passed is a property: a call
                     ok = False
                     break
             self.not_repeated_subtests += outcome.subtests
@@ -352,7 +352,7 @@ class SessionState:
             }
         carrier = None
         for report in reports:
-            if report.when == "call" or not report.passed:
+            if report.when == "call" or report.outcome != "passed":
                 entry["outcome"] = report.outcome
             if carrier is None and getattr(report, "leakguard", None):
                 carrier = report

@@ -51,13 +51,8 @@ def apply(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Report
     if result.get("failing") and target.passed:
         target.outcome = "failed"
         body = reporting.section(result, item.nodeid)
-        message = (
-            reporting.verdict_line(result)
-            .removeprefix("LEAKED ")
-            .removeprefix("OVER BUDGET ")
-        )
         # LeakRepr quacks like pytest's TerminalRepr (toterminal, reprcrash).
-        target.longrepr = reporting.LeakRepr(message, body)  # type: ignore[assignment]
+        target.longrepr = reporting.LeakRepr(message(result), body)  # type: ignore[assignment]
     elif result["leaked"]:
         target.sections.append(
             (
@@ -77,6 +72,30 @@ def apply(reports: Reports, result: dict[str, Any], item: pytest.Item) -> Report
         )
     _add_properties(reports, result)
     return reports
+
+
+def message(result: dict[str, Any]) -> str:
+    """The failure's one-line message (the short summary shows it after the id)."""
+    return (
+        reporting.verdict_line(result)
+        .removeprefix("LEAKED ")
+        .removeprefix("OVER BUDGET ")
+    )
+
+
+def restore_repr(report: pytest.TestReport) -> None:
+    """Give a leak's failure its message again after pytest-xdist's transport.
+
+    A worker's report reaches the controller as JSON, where the failure's
+    :class:`~.report.LeakRepr` became its text: the short summary would then
+    quote the text's first line, verdict word included.
+    """
+    longrepr = report.longrepr
+    if not isinstance(longrepr, str) or not report.failed:
+        return
+    result = getattr(report, "leakguard", None)
+    if result and result.get("failing"):
+        report.longrepr = reporting.LeakRepr(message(result), longrepr)  # type: ignore[assignment]
 
 
 _LEAKED, _NOT_LEAKED = ("leakguard_leaked", "true"), ("leakguard_leaked", "false")

@@ -94,7 +94,10 @@ class ReportRecorder:
     hook implementation costs every report of every test a call."""
 
     def __init__(self, plugin: LeakGuardPlugin) -> None:
+        from .marking import restore_repr  # not on the plugin's import path
+
         self._plugin = plugin
+        self._restore_repr = restore_repr
 
     @pytest.hookimpl(tryfirst=True)  # before the terminal asks for the status
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -107,6 +110,7 @@ class ReportRecorder:
             if current is not None:
                 current.stash[logged_during_runs_key] = True
             return
+        self._restore_repr(report)
         self._plugin.take(report, nodeid)
 
 

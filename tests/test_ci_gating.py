@@ -210,6 +210,12 @@ def test_xdist_gives_the_same_verdicts_summary_and_json_as_a_serial_run(
     for result in (serial, parallel):
         result.stdout.fnmatch_lines(["6 tests checked (4 repeated), 4 leaked"])
         assert sum(line.startswith("LEAKED test_") for line in result.stdout.lines) >= 4
+        # The short summary quotes the message, not the verdict word again
+        # (the failure reaches xdist's controller as text).
+        result.stdout.fnmatch_lines(
+            ["LEAKED test_a.py::test_handler_leak - 1 logging-handler left open"]
+        )
+        result.stdout.no_fnmatch_line("*- LEAKED*")
 
 
 @pytest.mark.parametrize("runner", ["leakguard", "late plugin", "early plugin"])

@@ -63,16 +63,16 @@ class Handoff:
     """What one clean check leaves for the test it was told comes next
     (a plain class: a NamedTuple costs a fifth of a millisecond to define)."""
 
-    __slots__ = ("nodeid", "activity", "snapshot", "fd_table")
+    __slots__ = ("item", "activity", "snapshot", "fd_table")
 
     def __init__(
         self,
-        nodeid: str | None,
+        item: object | None,  # the next item, compared by identity
         activity: int,
         snapshot: dict[str, frozenset[str]],
         fd_table: Any,
     ) -> None:
-        self.nodeid = nodeid
+        self.item = item
         self.activity = activity  # sites.activity() at the snapshot, never -1
         self.snapshot = snapshot
         self.fd_table = fd_table
@@ -112,17 +112,18 @@ def _only_trusted_hooks(config: pytest.Config) -> bool:
 
 
 def starting_point(
-    handoff: Handoff | None, nodeid: str, gap: QuietGap | bool
+    handoff: Handoff | None, item: object, gap: QuietGap | bool
 ) -> tuple[dict[str, frozenset[str]] | None, Any]:
     """(the whole starting snapshot, or None; else a descriptor table or None).
 
     :param handoff: what the previous check left, if it was clean.
-    :param nodeid: the test about to be checked.
+    :param item: the test about to be checked (an item's nodeid is rebuilt
+        on every access, an identity test is free).
     :param gap: whether only trusted code ran since (see :class:`QuietGap`).
     """
     if (
         handoff is None
-        or handoff.nodeid != nodeid
+        or handoff.item is not item
         or handoff.activity != sites.activity()
     ):
         return None, None

@@ -182,15 +182,16 @@ class LeakGuardPlugin:
         if spec is None:
             return None
         ihook = item.ihook  # a lookup by path each time it is asked for
-        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-        reports = self.state.check(item, nextitem, spec)
+        nodeid, location = item.nodeid, item.location  # both built on access
+        ihook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+        reports = self.state.check(item, nextitem, spec, nodeid)
         if not self.recorder:  # recorded here, before the terminal logs them
-            result = self.state.record_checked(reports, item.nodeid)
+            result = self.state.record_checked(reports, nodeid)
             if result and (result["leaked"] or result["not_repeatable"]):
                 self._show_statuses()
         for rep in reports:
             ihook.pytest_runtest_logreport(report=rep)
-        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        ihook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
         return True
 
     @pytest.hookimpl(wrapper=True)

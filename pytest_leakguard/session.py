@@ -99,20 +99,25 @@ class SessionState:
             self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
 
     def check(
-        self, item: pytest.Item, nextitem: pytest.Item | None, spec: MarkSpec
+        self,
+        item: pytest.Item,
+        nextitem: pytest.Item | None,
+        spec: MarkSpec,
+        nodeid: str,
     ) -> Reports:
         """Check ``item`` and return its reports, marked if it leaked.
 
         Whatever goes wrong in leakguard's own work after the test ran is a
         note on the result: the test keeps its outcome, the run goes on.
+
+        :param nodeid: ``item.nodeid``, which pytest builds on each access.
         """
-        nodeid = item.nodeid
         guard = (self._guard or self.guard) if spec.resources else None
         if guard is not None:
             sites.start_recording()
         handoff, self._handoff = self._handoff, None
         try:
-            before = self._starting_snapshot(guard, nodeid, handoff) if guard else None
+            before = self._starting_snapshot(guard, item, handoff) if guard else None
             rebase = None
             if spec.repeat:
 
@@ -188,18 +193,18 @@ class SessionState:
         activity = sites.activity()
         if activity >= 0:
             self._handoff = Handoff(
-                nextitem.nodeid if nextitem is not None else None,
+                nextitem,
                 activity,
                 guard.last_snapshot,
                 guard.last_fd_table,
             )
 
     def _starting_snapshot(
-        self, guard: ResourceGuard, nodeid: str, handoff: Handoff | None
+        self, guard: ResourceGuard, item: pytest.Item, handoff: Handoff | None
     ) -> Snapshot:
         """The previous check's last snapshot when still true, else a new one
         (from the previous descriptor table when that alone is still true)."""
-        snapshot, fd_table = starting_point(handoff, nodeid, self.quiet_gap)
+        snapshot, fd_table = starting_point(handoff, item, self.quiet_gap)
         return snapshot if snapshot is not None else guard.snapshot(fd_table)
 
     def _note(self, note: str) -> None:

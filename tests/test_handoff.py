@@ -118,21 +118,23 @@ def _check_voiding() -> None:
     snapshot: dict[str, frozenset[str]] = {"thread": frozenset({"thread:1"})}
     table = {0: (0, 0, 0)}
 
+    following, other = object(), object()  # the items, compared by identity
+
     def handoff() -> Handoff:
-        return Handoff("t.py::test_next", sites.activity(), snapshot, table)
+        return Handoff(following, sites.activity(), snapshot, table)
 
     quiet, noisy = True, False
-    assert starting_point(handoff(), "t.py::test_next", quiet) == (snapshot, None)
-    assert starting_point(handoff(), "t.py::test_next", noisy) == (None, table)
-    assert starting_point(handoff(), "t.py::test_other", quiet) == (None, None)
+    assert starting_point(handoff(), following, quiet) == (snapshot, None)
+    assert starting_point(handoff(), following, noisy) == (None, table)
+    assert starting_point(handoff(), other, quiet) == (None, None)
 
     left = handoff()
     with socket.socket():
         pass
-    assert starting_point(left, "t.py::test_next", quiet) == (None, None)
+    assert starting_point(left, following, quiet) == (None, None)
 
     left = handoff()
     thread = threading.Thread(target=lambda: None)
     thread.start()
     thread.join()
-    assert starting_point(left, "t.py::test_next", quiet) == (None, None)
+    assert starting_point(left, following, quiet) == (None, None)

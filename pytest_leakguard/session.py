@@ -321,22 +321,12 @@ class SessionState:
 
         :param nodeid: ``report.nodeid``, which pytest builds on each access.
         """
-        entry = self.results.get(nodeid)
-        if entry is None:
-            entry = self.results[nodeid] = {
-                "nodeid": nodeid,
-                "checked": False,
-                "leaked": False,
-                "leaks": [],
-                "outcome": report.outcome,
-            }
-        if report.when == "call" or not report.passed:
+        entry = self._entry(nodeid, report.outcome)
+        if report.when == "call" or report.outcome != "passed":
             entry["outcome"] = report.outcome
         result = getattr(report, "leakguard", None)
         if result:
-            entry.update(result)
-            path, lineno, _ = report.location
-            entry["location"] = [path, lineno + 1 if lineno is not None else None]
+            _keep_result(entry, result, report)
 
     def record_checked(self, reports: Reports, nodeid: str) -> dict[str, Any] | None:
         """:meth:`record` the reports of one checked test, in one go (this
@@ -346,15 +336,7 @@ class SessionState:
         """
         if not reports:
             return None
-        entry = self.results.get(nodeid)
-        if entry is None:
-            entry = self.results[nodeid] = {
-                "nodeid": nodeid,
-                "checked": False,
-                "leaked": False,
-                "leaks": [],
-                "outcome": reports[0].outcome,
-            }
+        entry = self._entry(nodeid, reports[0].outcome)
         carrier = None
         for report in reports:
             if report.when == "call" or report.outcome != "passed":
@@ -364,10 +346,21 @@ class SessionState:
         if carrier is None:
             return None
         result: dict[str, Any] = carrier.leakguard
-        entry.update(result)
-        path, lineno, _ = carrier.location
-        entry["location"] = [path, lineno + 1 if lineno is not None else None]
+        _keep_result(entry, result, carrier)
         return result
+
+    def _entry(self, nodeid: str, outcome: str) -> dict[str, Any]:
+        """The test's entry in :attr:`results`, made with ``outcome`` if new."""
+        entry = self.results.get(nodeid)
+        if entry is None:
+            entry = self.results[nodeid] = {
+                "nodeid": nodeid,
+                "checked": False,
+                "leaked": False,
+                "leaks": [],
+                "outcome": outcome,
+            }
+        return entry
 
     def terminal_summary(self, terminalreporter: Any) -> None:
         from .summary import write_terminal_summary
@@ -479,3 +472,12 @@ def _as_leaks(resources: list[Resource]) -> list[dict[str, Any]]:
 
 
 __all__ = ["SessionState"]
+
+
+def _keep_result(
+    entry: dict[str, Any], result: dict[str, Any], report: pytest.TestReport
+) -> None:
+    """Copy a leakguard result into a test's entry, with where the test is."""
+    entry.update(result)
+    path, lineno, _ = report.location
+    entry["location"] = [path, lineno + 1 if lineno is not None else None]

@@ -330,23 +330,32 @@ class SessionState:
 
     def record_checked(self, reports: Reports, nodeid: str) -> dict[str, Any] | None:
         """:meth:`record` the reports of one checked test, in one go (this
-        runs for every test).
+        runs for every test).  The result a report carries becomes the test's
+        entry itself: no copy, and no new object for the collector, per test.
 
-        :returns: the leakguard result one of them carries, if any.
+        :returns: that result, if any.
         """
         if not reports:
             return None
-        entry = self._entry(nodeid, reports[0].outcome)
+        entry = self.results.get(nodeid)
+        outcome = reports[0].outcome if entry is None else entry["outcome"]
         carrier = None
         for report in reports:
             if report.when == "call" or report.outcome != "passed":
-                entry["outcome"] = report.outcome
+                outcome = report.outcome
             if carrier is None and getattr(report, "leakguard", None):
                 carrier = report
         if carrier is None:
+            self._entry(nodeid, outcome)["outcome"] = outcome
             return None
         result: dict[str, Any] = carrier.leakguard
-        _keep_result(entry, result, carrier)
+        if entry is None:
+            self.results[nodeid] = entry = result
+            entry["nodeid"] = nodeid
+        else:
+            entry.update(result)
+        entry["outcome"] = outcome
+        entry["location"] = _location(carrier)
         return result
 
     def _entry(self, nodeid: str, outcome: str) -> dict[str, Any]:
@@ -479,5 +488,11 @@ def _keep_result(
 ) -> None:
     """Copy a leakguard result into a test's entry, with where the test is."""
     entry.update(result)
+    entry["location"] = _location(report)
+
+
+def _location(report: pytest.TestReport) -> tuple[str, int | None]:
+    """(path, 1-based line) of the test (a tuple: the collector stops
+    tracking it, and JSON writes it as a list)."""
     path, lineno, _ = report.location
-    entry["location"] = [path, lineno + 1 if lineno is not None else None]
+    return path, lineno + 1 if lineno is not None else None

@@ -111,7 +111,8 @@ class ReportRecorder:
                 current.stash[logged_during_runs_key] = True
             return
         self._restore_repr(report)
-        self._plugin.take(report, nodeid)
+        self._plugin.show_status_of(getattr(report, "leakguard", None))
+        state.record(report, nodeid)
 
 
 class LeakGuardPlugin:
@@ -129,7 +130,7 @@ class LeakGuardPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Validate every marker before any test runs; a bad one stops the run."""
-        stepped_aside, budgets, others = 0, False, False
+        stepped_aside, budgets, logged_elsewhere = 0, False, False
         reruns = self.config.pluginmanager.get_plugin("rerunfailures")
         for item in items:
             spec = markers.spec_for(item, self.settings)
@@ -137,16 +138,19 @@ class LeakGuardPlugin:
                 stepped_aside += 1
                 spec = None
             if spec is None:
-                others = True  # pytest's protocol runs it: its reports are logged
+                logged_elsewhere = (
+                    True  # pytest's protocol runs it and logs its reports
+                )
                 continue
             self.state.validate(item, spec)
             item.stash[mark_spec_key] = spec
             budgets = budgets or bool(spec.settings.max_memory)
-            others = others or bool(spec.repeat)  # subtests log from inside runs
+            # A repeated test's subtests log their reports from inside its runs.
+            logged_elsewhere = logged_elsewhere or bool(spec.repeat)
         if budgets and not self.config.pluginmanager.has_plugin(BUDGET_PLUGIN):
             # Only then: a wrapper on every test's call costs every test.
             self.config.pluginmanager.register(PeakBudget(), BUDGET_PLUGIN)
-        if others:
+        if logged_elsewhere:
             self._record_logged_reports()
         if stepped_aside:
             self.state.notes.append(
@@ -186,9 +190,7 @@ class LeakGuardPlugin:
         ihook.pytest_runtest_logstart(nodeid=nodeid, location=location)
         reports = self.state.check(item, nextitem, spec, nodeid)
         if not self.recorder:  # recorded here, before the terminal logs them
-            result = self.state.record_checked(reports, nodeid)
-            if result and (result["leaked"] or result["not_repeatable"]):
-                self._show_statuses()
+            self.show_status_of(self.state.record_checked(reports, nodeid))
         for rep in reports:
             ihook.pytest_runtest_logreport(report=rep)
         ihook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
@@ -209,16 +211,12 @@ class LeakGuardPlugin:
     ) -> None:
         self.state.fixture_finished(fixturedef, request.node)
 
-    def take(self, report: pytest.TestReport, nodeid: str) -> None:
-        """Record ``report`` before pytest logs it (its status letter too)."""
-        result = getattr(report, "leakguard", None)
-        if result and (result.get("leaked") or result.get("not_repeatable")):
-            self._show_statuses()
-        self.state.record(report, nodeid)
-
-    def _show_statuses(self) -> None:
-        """Register the status letters once the first test needs one: a
-        hook implementation costs every report of every test a call."""
+    def show_status_of(self, result: dict[str, Any] | None) -> None:
+        """Register the status letters once the first test needs one (its
+        ``result`` leaked or is not repeatable), before pytest logs its
+        reports: a hook implementation costs every report of every test a call."""
+        if not result or not (result.get("leaked") or result.get("not_repeatable")):
+            return
         manager = self.config.pluginmanager
         if not manager.has_plugin(STATUS_PLUGIN):
             manager.register(LeakStatus(), STATUS_PLUGIN)

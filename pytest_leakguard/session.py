@@ -352,10 +352,10 @@ class SessionState:
         if entry is None:
             self.results[nodeid] = entry = result
             entry["nodeid"] = nodeid
+            entry["location"] = _location(carrier)
         else:
-            entry.update(result)
+            _keep_result(entry, result, carrier)
         entry["outcome"] = outcome
-        entry["location"] = _location(carrier)
         return result
 
     def _entry(self, nodeid: str, outcome: str) -> dict[str, Any]:
@@ -480,9 +480,6 @@ def _as_leaks(resources: list[Resource]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
-__all__ = ["SessionState"]
-
-
 def _keep_result(
     entry: dict[str, Any], result: dict[str, Any], report: pytest.TestReport
 ) -> None:
@@ -496,3 +493,6 @@ def _location(report: pytest.TestReport) -> tuple[str, int | None]:
     tracking it, and JSON writes it as a list)."""
     path, lineno, _ = report.location
     return path, lineno + 1 if lineno is not None else None
+
+
+__all__ = ["SessionState"]

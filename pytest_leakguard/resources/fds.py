@@ -210,10 +210,9 @@ def _read_fds() -> dict[int, FdIdentity]:
     Listing /proc is half the cost; the other half, one ``fstat`` per
     descriptor, is skipped when the audit hook saw no open, socket or spawn
     since and as many descriptors are open (the kernel's count) or the same
-    numbers (the listing).  What that cannot see
-    is code closing a descriptor the process had and making another without
-    an audit event (``os.dup``, ``epoll``, C code) within one test: a miss,
-    never a false report.
+    numbers (the listing).  What that cannot see is code closing a descriptor
+    the process had and making another without an audit event (``os.dup``,
+    ``epoll``, C code) within one test: a miss, never a false report.
     """
     global _last_reading
     last, changes, count = _last_reading, sites.changes(), _fd_count()
@@ -225,9 +224,8 @@ def _read_fds() -> dict[int, FdIdentity]:
         names = os.listdir(FD_DIR)
     except OSError:
         return {}
-    if last is None or last.names != names:
-        last = None  # the numbers changed: every descriptor is read again
-    table = _table_of(names) if last is None else last.table
+    # Same numbers, no audit event: the same descriptors (see above).
+    table = last.table if last is not None and last.names == names else _table_of(names)
     _last_reading = _Reading(changes, count, names, table)
     return table
 

@@ -2,7 +2,7 @@
 """Wall-time benchmark of pytest-leakguard against plain pytest and pytest-memray.
 
     python bench/run.py [--quick] [--reps N] [--only N,N] [--json PATH] [--profile]
-                        [--instructions] [--keep]
+                        [--instructions] [--phases] [--keep]
 
 Each figure compares two pytest processes over a throwaway suite written to a
 temporary directory.  Both sides of a comparison load the same plugins (the
@@ -27,6 +27,9 @@ Wall time on a shared machine is noisy: on the 2-core VMs this was tuned on,
 single runs of the same suite vary by a quarter.  ``--instructions`` adds a
 figure that does not vary: the instructions each configuration executes,
 counted once by valgrind's cachegrind (when valgrind is installed).
+``--phases`` says where the wall time goes: each configuration is run again
+``--reps`` times with ``bench/phase_clock.py``, which stamps the phases of the
+run (start-up, configuration, collection, the test loop, the end, the exit).
 """
 
 from __future__ import annotations
@@ -49,6 +52,18 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+#: (phase, stamp it starts at, stamp it ends at), from bench/phase_clock.py's
+#: stamps; "started" and "ended" are the bench's own, around the process.
+PHASES = (
+    ("interpreter and pytest start-up", "started", "imported"),
+    ("plugins loaded and configured", "imported", "configured"),
+    ("session start and collection", "configured", "collected"),
+    ("test loop", "loop_started", "loop_ended"),
+    ("session end and summary", "loop_ended", "unconfigured"),
+    ("atexit callbacks and interpreter exit", "unconfigured", "ended"),
+)
 
 RUNS_PER_TEST = 8  # leakguard's default: 3 warm-up + 5 measured runs
 CHECKED_TESTS = 40
@@ -284,11 +299,11 @@ def clean_env(pycache: Path) -> dict[str, str]:
     return env
 
 
-def run_once(config: Config, env: dict[str, str]) -> float:
+def run_once(config: Config, env: dict[str, str], extra: tuple[str, ...] = ()) -> float:
     """Run one inner pytest and return its wall time; a failed run aborts the bench."""
     start = time.perf_counter()
     proc = subprocess.run(
-        config.argv(),
+        [*config.argv(), *extra],
         cwd=config.cwd,
         env=env,
         capture_output=True,
@@ -367,6 +382,63 @@ def measure(
             times[config.key].append(run_once(config, env))
         print(f"  rep {rep + 1}/{reps} done", file=sys.stderr, flush=True)
     return times
+
+
+def measure_phases(
+    configs: list[Config], reps: int, env: dict[str, str], stamps: Path
+) -> dict[str, list[dict[str, float]]]:
+    """Run every configuration ``reps`` times more, interleaved, with the
+    phase clock loaded; return each run's phase durations (seconds)."""
+    clock_env = {
+        **env,
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(BENCH_DIR), env.get("PYTHONPATH", "")) if p
+        ),
+        "LEAKGUARD_BENCH_CLOCK": str(stamps),
+    }
+    found: dict[str, list[dict[str, float]]] = {c.key: [] for c in configs}
+    for rep in range(reps + 1):  # the first round unmeasured, as in measure()
+        for config in configs:
+            started = time.monotonic()
+            run_once(config, clock_env, ("-p", "phase_clock"))
+            ended = time.monotonic()
+            if rep:
+                taken = json.loads(stamps.read_text())
+                found[config.key].append(durations(started, taken, ended))
+    return found
+
+
+def durations(
+    started: float, stamps: dict[str, float], ended: float
+) -> dict[str, float]:
+    """Seconds per phase of :data:`PHASES`, the whole run under "total"."""
+    every = {**stamps, "started": started, "ended": ended}
+    result = {name: every[end] - every[start] for name, start, end in PHASES}
+    result["total"] = ended - started
+    return result
+
+
+def print_phases(
+    comparisons: list[Comparison], phases: dict[str, list[dict[str, float]]]
+) -> None:
+    """Median milliseconds per phase, both sides, and each phase's share of
+    the difference (medians of parts need not add up to the median total)."""
+    print("\nwhere the wall time goes (median ms per phase, bench/phase_clock.py):")
+    for comp in comparisons:
+        plain, checked = phases[comp.baseline.key], phases[comp.checked.key]
+        print(f"  {comp.name} ({len(plain)} runs each)")
+        print(f"    {'phase':<40} {'plain':>8} {'checked':>8} {'diff':>8}")
+        for name in [p[0] for p in PHASES] + ["total"]:
+            base = statistics.median(run[name] for run in plain) * 1e3
+            other = statistics.median(run[name] for run in checked) * 1e3
+            print(f"    {name:<40} {base:8.1f} {other:8.1f} {other - base:+8.1f}")
+        loop = [
+            statistics.median(run["test loop"] for run in side)
+            for side in (plain, checked)
+        ]
+        print(
+            f"    test loop per test: {(loop[1] - loop[0]) / comp.tests * 1e6:+.1f} us"
+        )
 
 
 # --------------------------------------------------------------------------- setup
@@ -635,6 +707,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also count each configuration's instructions once (valgrind)",
     )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="also time each run's phases (--reps more runs per configuration)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated suites")
     parser.add_argument(
         "--only",
@@ -670,6 +747,10 @@ def main(argv: list[str] | None = None) -> int:
         print_table(rows)
         if args.instructions:
             print_instructions(comparisons, env)
+        phases = None
+        if args.phases:
+            phases = measure_phases(configs, args.reps, env, tmp / "stamps.json")
+            print_phases(comparisons, phases)
         print_commands(comparisons)
         print(f"\nbench wall time {time.perf_counter() - start:.1f} s")
         if args.json:
@@ -683,6 +764,7 @@ def main(argv: list[str] | None = None) -> int:
                         "reps": args.reps,
                         "figures": rows,
                         "times_s": times,
+                        "phases_s": phases,
                         "commands": commands,
                     },
                     indent=2,

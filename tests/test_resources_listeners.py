@@ -147,6 +147,61 @@ def test_handler_removed_again_and_handlers_present_before_are_not_reported(
     assert leftovers(LoggingHandlerChecker(), add_and_remove) == []
 
 
+@pytest.fixture
+def fresh_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str], str]]:
+    """Write a module with the given body under a fresh name, importable from
+    ``tmp_path``; forget it afterwards (and its logger's handlers)."""
+    names: list[str] = []
+
+    def write(body: str) -> str:
+        name = f"leakguard_fresh_{os.getpid()}_{len(names)}_{id(names):x}"
+        (tmp_path / f"{name}.py").write_text(body)
+        names.append(name)
+        return name
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield write
+    for name in names:
+        sys.modules.pop(name, None)
+        logger = logging.getLogger(name)
+        for handler in logger.handlers[:]:
+            logger.removeHandler(handler)
+
+
+def test_a_librarys_null_handler_added_on_import_is_one_time_set_up(
+    fresh_module: Callable[[str], str],
+) -> None:
+    """The logging documentation's advice to libraries, done by a module a test
+    imports first; a second NullHandler on that logger, or a subclass, is reported."""
+    name = fresh_module(
+        "import logging\nlogging.getLogger(__name__).addHandler(logging.NullHandler())\n"
+    )
+    checker = LoggingHandlerChecker()
+    assert leftovers(checker, lambda: __import__(name)) == []
+
+    class QuietHandler(logging.NullHandler):
+        pass
+
+    logger = logging.getLogger(name)
+    [second] = leftovers(checker, lambda: logger.addHandler(logging.NullHandler()))
+    [subclass] = leftovers(checker, lambda: logger.addHandler(QuietHandler()))
+    assert second.description == f"logging handler NullHandler() on logger '{name}'"
+    assert ".QuietHandler() on logger " in subclass.description
+
+
+def test_a_null_handler_on_a_logger_no_module_is_named_after_is_reported(
+    app_logger: logging.Logger,
+) -> None:
+    found = leftovers(
+        LoggingHandlerChecker(), lambda: app_logger.addHandler(logging.NullHandler())
+    )
+    assert [leak.description for leak in found] == [
+        "logging handler NullHandler() on logger 'leakguard_test.app.requests'"
+    ]
+
+
 def test_handler_on_a_logger_that_was_a_placeholder_is_found() -> None:
     """getLogger on a parent name swaps in a Logger without resizing loggerDict."""
     logging.getLogger("leakguard_test.placeholder.child")
@@ -647,6 +702,28 @@ def test_a_cut_short_trace_names_no_library_frame_as_the_creator(
         assert HERE_NAME in site
     else:
         assert site is None
+
+
+def test_atexit_callback_registered_by_a_module_on_import_is_one_time_set_up(
+    atexit_checker: AtexitChecker, fresh_module: Callable[[str], str]
+) -> None:
+    """As ``multiprocessing.util`` does, once per process, for whichever test
+    imports it first; the same module registering from a function is reported."""
+    name = fresh_module(
+        "import atexit\n"
+        "def bye():\n    pass\n"
+        "def register_again():\n    atexit.register(bye)\n"
+        "atexit.register(bye)\n"
+    )
+    atexit_checker.install()
+    try:
+        assert leftovers(atexit_checker, lambda: __import__(name)) == []
+        [leak] = leftovers(atexit_checker, lambda: sys.modules[name].register_again())
+    finally:
+        module = sys.modules.get(name)
+        if module is not None:
+            atexit.unregister(module.bye)
+    assert leak.description.startswith(f"atexit callback {name}.bye (defined at")
 
 
 def test_the_stdlibs_once_per_process_finalize_hook_is_nobodys_leak(

@@ -101,6 +101,14 @@ def _registered_by_pytest(frame: types.FrameType | None) -> bool:
     return frame is not None and frame.f_code.co_filename.startswith(_PYTEST_DIRS)
 
 
+def _registered_at_import(frame: types.FrameType | None) -> bool:
+    """Whether a module's body made the call, while the module was imported:
+    ``multiprocessing.util`` registers its exit function so, once per
+    process, whichever test imports it first (a doctest example's code is
+    a module body too, and is let through the same way)."""
+    return frame is not None and frame.f_code.co_name == "<module>"
+
+
 def _once_per_process(func: object) -> bool:
     """The stdlib registers these once, the first time they are needed:
     ``weakref.finalize._exitfunc`` (on the first ``weakref.finalize``, made
@@ -182,10 +190,14 @@ class AtexitChecker:
             atexit.unregister = unregister
 
     def _record(self, func: object, frame: types.FrameType | None) -> None:
-        if _registered_by_pytest(frame) or _once_per_process(func):
+        if (
+            _registered_by_pytest(frame)
+            or _once_per_process(func)
+            or _registered_at_import(frame)
+        ):
             # pytest's own once-per-session hooks (its temporary directories'
-            # cleanup) and the stdlib's once-per-process ones are nobody's
-            # leak: counted, never reported.
+            # cleanup), the stdlib's once-per-process ones and those of a
+            # module's import are nobody's leak: counted, never reported.
             del frame
             with self._lock:
                 self._registered += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import weakref
 from collections.abc import Iterable, Iterator
 
@@ -91,15 +92,38 @@ class _LoggerIndex:
 
 
 def _handlers_by_logger(index: _LoggerIndex) -> Iterator[tuple[str, logging.Handler]]:
-    """``(logger name, handler)`` for every handler on every real logger."""
+    """``(logger name, handler)`` for every handler on every real logger,
+    less the library idiom (see :func:`_without_library_idiom`)."""
     root = logging.getLogger()
     for handler in root.handlers:
         yield "root", handler
     for logger in index.loggers():
         handlers = logger.handlers
         if handlers:
-            for handler in handlers:
-                yield logger.name, handler
+            name = logger.name
+            for handler in _without_library_idiom(name, handlers):
+                yield name, handler
+
+
+def _without_library_idiom(
+    name: str, handlers: list[logging.Handler]
+) -> list[logging.Handler]:
+    """``handlers`` less the first plain ``NullHandler`` when the logger is
+    named after an imported module.
+
+    A library adds one ``NullHandler`` to ``logging.getLogger(__name__)``
+    when it is imported, as the logging documentation advises, so that its
+    records go nowhere unless the application configures logging: one-time
+    set-up, whichever test imports the library first.  A second one on that
+    logger is reported, and so is a subclass (it may hold a stream) or one on
+    a logger that no module is named after.
+    """
+    if name not in sys.modules or logging.NullHandler not in map(type, handlers):
+        return handlers
+    for index, handler in enumerate(handlers):
+        if type(handler) is logging.NullHandler:
+            return [*handlers[:index], *handlers[index + 1 :]]
+    return handlers  # the list changed meanwhile (another thread)
 
 
 def _target(handler: logging.Handler) -> tuple[str, str]:

@@ -421,8 +421,8 @@ def durations(
 def print_phases(
     comparisons: list[Comparison], phases: dict[str, list[dict[str, float]]]
 ) -> None:
-    """Median milliseconds per phase, both sides, and each phase's share of
-    the difference (medians of parts need not add up to the median total)."""
+    """Median milliseconds per phase on both sides, and their difference
+    (medians of the parts need not add up to the median of the whole)."""
     print("\nwhere the wall time goes (median ms per phase, bench/phase_clock.py):")
     for comp in comparisons:
         plain, checked = phases[comp.baseline.key], phases[comp.checked.key]

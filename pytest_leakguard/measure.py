@@ -111,7 +111,9 @@ def _warm_up_and_measure(
     measuring_starts: Callable[[], None] | None,
 ) -> ItemOutcome:
     settings = spec.settings
-    after_run = functools.partial(_after_run, probe, LateThreads(settings.settle_time))
+    after_run = functools.partial(
+        _after_run, driver, probe, LateThreads(settings.settle_time)
+    )
     # Made before the baseline: created after it, it would be a block of growth.
     policy = Policy(settings.min_bytes, settings.min_objects, settings.ignore_types)
     # The other warm-up runs are traced: the first traced runs replace blocks
@@ -158,9 +160,19 @@ def _skipped(reports: Reports) -> bool:
     return any(r.skipped or hasattr(r, "wasxfail") for r in reports)
 
 
-def _after_run(probe: MemoryProbe, late_threads: LateThreads) -> None:
+def _after_run(
+    driver: ItemDriver, probe: MemoryProbe, late_threads: LateThreads
+) -> None:
     late_threads.wait()
     clear_interpreter_caches()
+    if probe.heap_frozen and driver.warnings.resources:
+        # The run's cyclic garbage is freed here rather than in the sample,
+        # inside the run's capture: a resource dropped in a cycle warns now,
+        # as the test's (the frozen heap holds no earlier test's garbage).
+        from .probes import collect_garbage
+
+        with driver.warnings.capture():
+            collect_garbage()
     probe.sample()
 
 

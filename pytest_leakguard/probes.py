@@ -99,6 +99,12 @@ class MemoryProbe:
         return self._screen is not None and not self._traced_phase
 
     @property
+    def heap_frozen(self) -> bool:
+        """Whether :meth:`begin` froze the heap: then a collection frees only
+        what the test's runs made since, and no earlier test's garbage."""
+        return self._froze
+
+    @property
     def screened(self) -> ScreenReadings | None:
         """The screen's readings, once it is over (or None: no screen)."""
         return self._screen

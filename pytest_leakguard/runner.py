@@ -342,15 +342,20 @@ class HeldWarnings:
                 self.take_unclosed(dropped)
 
     def take_unclosed(self, dropped: list[Any]) -> None:
-        """Describe a run's ResourceWarnings at once; drop their records."""
+        """Describe a run's ResourceWarnings at once; drop their records.
+
+        What is kept is one run's worth: the first described run, a later
+        one that knows the sites (traced after an untraced screen), or one
+        with fewer warnings (a collection can free several runs' garbage
+        at once, and the report says how many one run leaves).
+        """
         self.unclosed_count += len(dropped)
-        if dropped and not any(r.site for r in self.unclosed):
+        kept = self.unclosed
+        if dropped and (not any(r.site for r in kept) or len(dropped) < len(kept)):
             from .resources.unclosed import describe_resource_warning
 
-            # The first described run, or a later one that knows the
-            # sites (traced after an untraced screen).
             described = [describe_resource_warning(r) for r in dropped]
-            if not self.unclosed or any(r.site for r in described):
+            if not kept or any(r.site for r in described):
                 self.unclosed = described
         dropped.clear()
 

@@ -18,9 +18,10 @@ Logs, XML and JSON land in ``WORKDIR/NAME/``; a summary in ``WORKDIR/summary.jso
 
 ``--report-only`` reprints the table and the per-test lines (LEAKED, DIFFERS,
 MISSING, INTERNALERROR, TIMEOUT) from the files of the last run.  Venvs are
-reused while their pins are unchanged.  All five projects and modes take about
-35 min on 2 cores (the ``all`` mode of attrs, sqlite-utils and anyio runs a
-documented subset; see ``all_args``).  Findings: ``realworld/FINDINGS.md``.
+reused while their pins are unchanged.  All eight projects and modes take about
+26 min on 2 cores once the venvs exist, nine of them paho-mqtt's ``all`` mode (the
+``all`` mode of attrs, sqlite-utils and anyio runs a documented subset; see
+``all_args``).  Findings: ``realworld/FINDINGS.md``.
 
 Tests that fail under *plain* pytest in this sandbox (no network, no DNS,
 ``localhost`` -> 127.0.0.1 only) are deselected in ``PROJECTS``, each with its
@@ -164,6 +165,34 @@ PROJECTS = [
             "not network",
         ),
         timeouts={"plain": 600, "leakguard": 1200, "all": 1200},
+    ),
+    Project(
+        # Lock files opened and closed from many threads, asyncio locks.
+        name="filelock",
+        version="3.16.1",
+        install=(
+            "pytest-asyncio>=0.24",
+            "pytest-mock>=3.14",
+            "pytest-timeout>=2.3.1",
+            "virtualenv>=20.26.4",
+        ),
+        args=("tests",),
+    ),
+    Project(
+        # A WSGI server: listening and accepted sockets, its trigger pipe, and
+        # server processes forked per test class (tests/test_functional.py).
+        name="waitress",
+        version="3.0.2",
+        # setup.cfg's addopts ask for --cov: pytest-cov installed, then switched off.
+        install=("pytest-cov",),
+        args=("tests", "--no-cov"),
+    ),
+    Project(
+        # An MQTT client: sockets to fake brokers on 127.0.0.1, network-loop threads.
+        name="paho-mqtt",
+        version="2.2.0",
+        install=(),
+        args=("tests",),
     ),
 ]
 

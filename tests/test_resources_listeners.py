@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import fractions
 import gc
+import importlib
 import logging
 import os
 import signal
@@ -156,8 +157,9 @@ def fresh_module(
     names: list[str] = []
 
     def write(body: str) -> str:
-        name = f"leakguard_fresh_{os.getpid()}_{len(names)}_{id(names):x}"
+        name = f"leakguard_fresh_{tmp_path.name}_{len(names)}"  # unique per test
         (tmp_path / f"{name}.py").write_text(body)
+        importlib.invalidate_caches()  # the directory may be listed already
         names.append(name)
         return name
 

@@ -103,18 +103,66 @@ def register(config: pytest.Config) -> None:
     )
 
 
-def spec_for(item: pytest.Item, settings: Settings) -> MarkSpec | None:
-    """The ``MarkSpec`` of ``item``, or None when it is not checked at all.
+class SpecLookup:
+    """The ``MarkSpec`` of every collected item, for one collection.
 
-    :raises pytest.UsageError: naming the test and the bad marker argument.
+    An item's markers are its own and its parents' (class, module, package):
+    the items of one module share the latter, so each parent's chain is
+    walked once, not once per item.  Build one per collection: markers added
+    later are not seen.
     """
-    # One walk up the node chain for both markers (closest first).
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._unmarked = _unmarked_spec(settings)
+        #: parent node -> (its chain's leakguard markers, its opt-outs), closest first
+        self._inherited: dict[
+            pytest.Collector, tuple[list[pytest.Mark], list[pytest.Mark]]
+        ] = {}
+
+    def spec_for(self, item: pytest.Item) -> MarkSpec | None:
+        """The ``MarkSpec`` of ``item``, or None when it is not checked at all.
+
+        :raises pytest.UsageError: naming the test and the bad marker argument.
+        """
+        marks, opt_outs = self._inherited_by(item.parent)
+        if item.own_markers:
+            own_marks, own_opt_outs = _ours(item.own_markers)
+            marks, opt_outs = own_marks + marks, own_opt_outs + opt_outs
+        if not marks and not opt_outs and not self._settings.check_all:
+            return self._unmarked  # most tests: one spec for all of them
+        return _spec_of(item, self._settings, marks, opt_outs)
+
+    def _inherited_by(
+        self, parent: pytest.Collector | None
+    ) -> tuple[list[pytest.Mark], list[pytest.Mark]]:
+        """The markers of ``parent``'s chain, read once per parent."""
+        if parent is None:
+            return [], []
+        found = self._inherited.get(parent)
+        if found is None:
+            found = self._inherited[parent] = _ours(parent.iter_markers())
+        return found
+
+
+def _ours(found: Iterable[pytest.Mark]) -> tuple[list[pytest.Mark], list[pytest.Mark]]:
+    """(``leakguard`` markers, ``no_leakguard`` markers) among ``found``, in order."""
     marks, opt_outs = [], []
-    for mark in item.iter_markers():
+    for mark in found:
         if mark.name == MARKER:
             marks.append(mark)
         elif mark.name == OPT_OUT_MARKER:
             opt_outs.append(mark)
+    return marks, opt_outs
+
+
+def _spec_of(
+    item: pytest.Item,
+    settings: Settings,
+    marks: list[pytest.Mark],
+    opt_outs: list[pytest.Mark],
+) -> MarkSpec | None:
+    """The spec from ``item``'s markers (closest first)."""
     if opt_outs:
         _call(item, opt_outs[0], no_leakguard)
         return None

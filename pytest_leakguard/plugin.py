@@ -132,8 +132,9 @@ class LeakGuardPlugin:
         """Validate every marker before any test runs; a bad one stops the run."""
         stepped_aside, budgets, logged_elsewhere = 0, False, False
         reruns = self.config.pluginmanager.get_plugin("rerunfailures")
+        lookup, validated = markers.SpecLookup(self.settings), None
         for item in items:
-            spec = markers.spec_for(item, self.settings)
+            spec = lookup.spec_for(item)
             if spec is not None and reruns is not None and _rerun_by(reruns, item):
                 stepped_aside += 1
                 spec = None
@@ -142,7 +143,9 @@ class LeakGuardPlugin:
                     True  # pytest's protocol runs it and logs its reports
                 )
                 continue
-            self.state.validate(item, spec)
+            if spec is not validated:  # unmarked tests share one spec
+                self.state.validate(item, spec)
+                validated = spec
             item.stash[mark_spec_key] = spec
             budgets = budgets or bool(spec.settings.max_memory)
             # A repeated test's subtests log their reports from inside its runs.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -213,3 +215,75 @@ def test_ini_can_turn_leakguard_on_for_ci(leakguard_pytester: pytest.Pytester) -
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["LEAKED *::test_leaks - *"])
+
+
+def test_module_class_and_test_markers_combine_closest_first(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    leak_fd = "os.open(os.devnull, os.O_RDONLY)"  # a descriptor, nothing held in memory
+    leakguard_pytester.makepyfile(
+        test_marked=f"""
+        import os
+        import pytest
+
+        pytestmark = pytest.mark.leakguard(resources=False)
+
+        def test_module_marker():
+            {leak_fd}
+
+        @pytest.mark.no_leakguard(reason="the class opts out")
+        class TestOptedOut:
+            def test_first(self):
+                {leak_fd}
+
+            def test_second(self):
+                pass
+
+        class TestOwnMarker:
+            @pytest.mark.leakguard(resources=True)
+            def test_closest_wins(self):
+                {leak_fd}
+
+            def test_inherits(self):
+                {leak_fd}
+        """,
+        test_unmarked=f"""
+        import os
+        import pytest
+
+        def test_unmarked():
+            {leak_fd}
+
+        @pytest.mark.no_leakguard
+        def test_opted_out():
+            {leak_fd}
+
+        def test_unmarked_clean():
+            pass
+        """,
+    )
+
+    # In a subprocess: an inline run's hook recorder grows with every run.
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-json=out.json", "-p", "no:randomly"
+    )
+
+    result.assert_outcomes(passed=6, failed=2)
+    tests = {
+        t["nodeid"].split("::", 1)[1]: t
+        for t in json.loads((leakguard_pytester.path / "out.json").read_text())["tests"]
+    }
+    assert {name for name, t in tests.items() if t["leaked"]} == {
+        "TestOwnMarker::test_closest_wins",
+        "test_unmarked",
+    }
+    assert {name for name, t in tests.items() if t.get("memory")} == {
+        "test_module_marker",
+        "TestOwnMarker::test_closest_wins",
+        "TestOwnMarker::test_inherits",
+    }
+    assert {name for name, t in tests.items() if not t["checked"]} == {
+        "TestOptedOut::test_first",
+        "TestOptedOut::test_second",
+        "test_opted_out",
+    }

@@ -18,10 +18,11 @@ ratio is what a user pays for switching the check on:
 4. resource checks: 300 tiny unmarked tests under ``--leakguard`` vs plain;
 5. the same on 300 quick tests that do a little work each (a reference).
 
-Configurations are interleaved (A B A B ...) so that machine drift hits both
-sides alike; each is run once unmeasured first (bytecode, page cache), and the
-median of the measured wall times is reported, with a 95% interval for each
-ratio (bootstrap over the repetitions, which are resampled in pairs).
+Configurations are interleaved, forwards then backwards (A B, B A, ...), so
+that machine drift and the order of the runs hit both sides alike; each is
+run once unmeasured first (bytecode, page cache), and the median of the
+measured wall times is reported, with a 95% interval for each ratio
+(bootstrap over the repetitions, which are resampled in pairs).
 
 Wall time on a shared machine is noisy: on the 2-core VMs this was tuned on,
 single runs of the same suite vary by a quarter.  ``--instructions`` adds a
@@ -378,10 +379,20 @@ def measure(
         run_once(config, env)
     times: dict[str, list[float]] = {c.key: [] for c in configs}
     for rep in range(reps):
-        for config in configs:
+        for config in in_turn(configs, rep):
             times[config.key].append(run_once(config, env))
         print(f"  rep {rep + 1}/{reps} done", file=sys.stderr, flush=True)
     return times
+
+
+def in_turn(configs: list[Config], rep: int) -> list[Config]:
+    """The order of one repetition: forwards, then backwards (A B, B A, ...).
+
+    A run can be slowed or sped up by the one just before it (the page
+    cache, the CPU's clock, memory the kernel has not reclaimed yet); with
+    a fixed order that would always favour the same side.
+    """
+    return configs if rep % 2 == 0 else configs[::-1]
 
 
 def measure_phases(
@@ -398,7 +409,7 @@ def measure_phases(
     }
     found: dict[str, list[dict[str, float]]] = {c.key: [] for c in configs}
     for rep in range(reps + 1):  # the first round unmeasured, as in measure()
-        for config in configs:
+        for config in in_turn(configs, rep):
             started = time.monotonic()
             run_once(config, clock_env, ("-p", "phase_clock"))
             ended = time.monotonic()

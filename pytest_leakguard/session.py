@@ -265,10 +265,15 @@ class SessionState:
             }
         found = guard.describe({k: v for k, v in new.items() if v})
         # What another thread that is still running opened (a fixture's
-        # server accepting connections) is that thread's owner's; a thread
-        # the test started and left running is reported itself.
+        # server accepting connections) is that thread's owner's, and so is
+        # what a thread that is not the test's made (see sites.is_foreign);
+        # a thread the test started and left running is reported itself.
         others = _other_live_threads()
-        found = [r for r in found if r.thread is None or r.thread not in others]
+        found = [
+            r
+            for r in found
+            if not r.foreign and (r.thread is None or r.thread not in others)
+        ]
         found += warnings
         rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
         hook = item.ihook.pytest_leakguard_ignore_resource

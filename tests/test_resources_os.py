@@ -121,6 +121,51 @@ def test_socket_site_is_the_line_that_created_it() -> None:
         sock.close()
 
 
+def test_what_threads_not_the_tests_create_is_marked_foreign(
+    thread_checker: ThreadChecker,
+) -> None:
+    """The test's threads are the one recording and those it starts, down the
+    line; a thread running before recording began, and whatever it starts,
+    even after it ended, are someone else's."""
+    made: dict[str, socket.socket] = {}
+    go = threading.Event()
+
+    def open_socket(name: str) -> None:
+        made[name] = socket.socket()
+
+    def chain(name: str) -> None:  # starts the next thread, then ends
+        thread = threading.Thread(target=open_socket, args=(name,))
+        thread.start()
+        thread.join()
+
+    def earlier() -> None:  # was running before recording began
+        go.wait()
+        open_socket("by an earlier thread")
+        chain("by a thread an earlier one started")
+
+    sites.stop_recording()  # the fixture's: this test starts its own
+    early = threading.Thread(target=earlier)
+    early.start()
+    sites.start_recording()
+    try:
+        go.set()
+        early.join()
+        own = threading.Thread(target=chain, args=("by the test's threads",))
+        own.start()
+        own.join()
+        open_socket("by the test")
+        foreign = {name: sites.is_foreign(sock) for name, sock in made.items()}
+    finally:
+        for sock in made.values():
+            sock.close()
+    assert foreign == {
+        "by an earlier thread": True,
+        "by a thread an earlier one started": True,
+        "by the test's threads": False,
+        "by the test": False,
+    }
+
+
 def test_sites_are_forgotten_when_recording_stops() -> None:
     sites.start_recording()  # nested: the fixture's recording still runs
     with socket.socket() as sock:

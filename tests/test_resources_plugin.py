@@ -73,6 +73,65 @@ def test_socket_left_open_is_a_leak_and_a_module_server_fixture_is_not(
     result.stdout.no_fnmatch_line("*thread*left open*")
 
 
+RESTARTING_WATCHER = """
+    import subprocess, sys, threading, time
+
+    CHILD = [sys.executable, "-c", "import time; time.sleep(0.5)"]
+
+    def restart(times):
+        # As watchdog's AutoRestartTrick: one watcher thread per child, which
+        # starts the next child, and its watcher, when the child exits, then ends.
+        child = subprocess.Popen(CHILD)
+
+        def watch():
+            child.wait()
+            if times:
+                restart(times - 1)
+
+        threading.Thread(target=watch, name="watcher", daemon=True).start()
+
+    def test_leaves_a_restarting_child():
+        restart(5)
+
+    def test_innocent_first():
+        time.sleep(1.2)
+
+    def test_innocent_second():
+        time.sleep(1.2)
+"""
+
+
+def test_what_a_watcher_left_by_an_earlier_test_starts_is_not_a_later_tests_leak(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Children and threads started during a test by a thread that was running
+    before it began (or by one that thread started) are that thread's, even
+    once the thread has ended: the test that left the watcher is reported."""
+    leakguard_pytester.makepyfile(RESTARTING_WATCHER)
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard",
+        "--leakguard-settle-time=0.2",
+        "--leakguard-json=out.json",
+        "-p",
+        "no:randomly",
+    )
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED 1 process, 1 thread left open",
+            "*Thread 'watcher' (daemon=True)*",
+            "*child process * -c 'import time; time.sleep(0.5)'*",
+            "LEAKED *::test_leaves_a_restarting_child - 1 process, 1 thread left open",
+        ]
+    )
+    tests = json.loads((leakguard_pytester.path / "out.json").read_text())["tests"]
+    assert [t["nodeid"].split("::")[1] for t in tests if t["leaked"]] == [
+        "test_leaves_a_restarting_child"
+    ]
+
+
 def test_uvloops_process_wide_pipe_is_nobodys_leak_but_a_pipe_left_open_is(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

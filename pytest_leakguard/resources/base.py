@@ -30,6 +30,8 @@ class Resource(NamedTuple):
         again as sockets, files or fds.
     :param thread: ident of the thread that created it, when recorded: what a
         fixture's server thread opens belongs to the fixture, not the test.
+    :param foreign: created by a thread that is not the test's, even one that
+        has ended since (see :func:`.sites.is_foreign`): not the test's leak.
     """
 
     kind: str
@@ -39,6 +41,7 @@ class Resource(NamedTuple):
     fingerprint: str = ""
     owned_fds: frozenset[int] = frozenset()
     thread: int | None = None
+    foreign: bool = False
 
 
 @runtime_checkable

@@ -137,6 +137,8 @@ class ProcessChecker:
             description=description,
             site=sites.site_of(owner) if owner is not None else None,
             fingerprint=generic,
+            thread=sites.thread_of(owner) if owner is not None else None,
+            foreign=owner is not None and sites.is_foreign(owner),
         )
 
     def _children(self) -> list[int]:

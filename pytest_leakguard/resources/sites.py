@@ -53,6 +53,10 @@ _installed = False
 _connected = False  # the relay forwards to _audit (see audit_relay)
 _holders = 0  # sessions keeping it connected (pytester nests sessions)
 _records: dict[int, _Record] = {}
+_test_thread: int | None = None  # the thread that started recording: the test's
+#: ``threading``'s running threads by ident (private; read without the lock,
+#: as ``threading.current_thread`` does, which would also register a dummy).
+_RUNNING: dict[int, threading.Thread] | None = getattr(threading, "_active", None)
 _path_sites: dict[str, Site] = {}
 _handlers: dict[str, list[Watcher]] = {}
 
@@ -94,7 +98,7 @@ class Site:
 
 
 class _Record:
-    __slots__ = ("ref", "site", "category", "thread")
+    __slots__ = ("ref", "site", "category", "thread", "foreign")
 
     def __init__(
         self,
@@ -102,11 +106,13 @@ class _Record:
         site: Site | None,
         category: str,
         thread: int,  # ident of the thread that created it
+        foreign: bool,  # that thread is not the test's (see _is_foreign)
     ) -> None:
         self.ref = ref
         self.site = site
         self.category = category
         self.thread = thread
+        self.foreign = foreign
 
 
 def install() -> bool:
@@ -159,9 +165,15 @@ def _wanted_events() -> frozenset[str]:
 
 
 def start_recording() -> None:
-    """Record creation sites from now on; nests with :func:`stop_recording`."""
-    global _recording
+    """Record creation sites from now on; nests with :func:`stop_recording`.
+
+    The calling thread is the test's: what other threads create is told
+    apart (see :func:`is_foreign`).
+    """
+    global _recording, _test_thread
     install()
+    if not _recording:
+        _test_thread = threading.get_ident()
     _recording += 1
 
 
@@ -216,9 +228,27 @@ def record(obj: object, category: str, site: Site | None = None) -> None:
         ref = weakref.ref(obj, functools.partial(_forget, id(obj)))
     except TypeError:  # not weakly referenceable: recording would keep it alive
         return
+    thread = threading.get_ident()
     _records[id(obj)] = _Record(
-        ref, site or current_site(), category, threading.get_ident()
+        ref, site or current_site(), category, thread, _is_foreign(thread)
     )
+
+
+def _is_foreign(thread: int) -> bool:
+    """Whether the thread ``thread`` is not the test's.
+
+    The test's threads are the one running it and those started, while it
+    runs, from one of the test's.  Any other thread was running before the
+    test began (a fixture's server, a watcher an earlier test left behind)
+    or was started from such a thread, or ``threading`` does not know it: what
+    it creates is its owner's, even once it has ended (a watcher thread that
+    starts the next child process, and the next watcher, then returns).
+    """
+    if thread == _test_thread:
+        return False
+    running = _RUNNING.get(thread) if _RUNNING is not None else None
+    rec = _records.get(id(running)) if running is not None else None
+    return rec is None or rec.ref() is not running or rec.foreign
 
 
 def record_path(path: str, site: Site | None = None) -> None:
@@ -289,6 +319,19 @@ def thread_of(obj: object) -> int | None:
     """Ident of the thread that created ``obj``, when recorded."""
     rec = _records.get(id(obj))
     return rec.thread if rec is not None and rec.ref() is obj else None
+
+
+def is_foreign(obj: object) -> bool:
+    """Whether ``obj`` was recorded as created by a thread that is not the
+    test's (see :func:`_is_foreign`); False when not recorded."""
+    rec = _records.get(id(obj))
+    return rec is not None and rec.ref() is obj and rec.foreign
+
+
+def is_foreign_fd(fd: int) -> bool:
+    """:func:`is_foreign` for the recorded object using ``fd``."""
+    rec = _record_for_fd(fd)
+    return rec is not None and rec.foreign
 
 
 def _record_for_fd(fd: int) -> _Record | None:

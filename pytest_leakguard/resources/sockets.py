@@ -122,6 +122,7 @@ class SocketChecker:
                     site=sites.site_for_fd(fd),
                     fingerprint=fingerprint,
                     thread=sites.thread_for_fd(fd),
+                    foreign=sites.is_foreign_fd(fd),
                 )
             )
         return found

@@ -160,6 +160,7 @@ class ThreadChecker:
             description=describe_thread(thread, frame),
             site=sites.site_of(thread),
             thread=sites.thread_of(thread),
+            foreign=sites.is_foreign(thread),
             fingerprint=f"thread {type(thread).__qualname__} "
             f"'{re.sub(_DIGITS, 'N', thread.name)}'",
         )

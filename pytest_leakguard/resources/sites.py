@@ -54,9 +54,6 @@ _connected = False  # the relay forwards to _audit (see audit_relay)
 _holders = 0  # sessions keeping it connected (pytester nests sessions)
 _records: dict[int, _Record] = {}
 _test_thread: int | None = None  # the thread that started recording: the test's
-#: ``threading``'s running threads by ident (private; read without the lock,
-#: as ``threading.current_thread`` does, which would also register a dummy).
-_RUNNING: dict[int, threading.Thread] | None = getattr(threading, "_active", None)
 _path_sites: dict[str, Site] = {}
 _handlers: dict[str, list[Watcher]] = {}
 
@@ -246,7 +243,10 @@ def _is_foreign(thread: int) -> bool:
     """
     if thread == _test_thread:
         return False
-    running = _RUNNING.get(thread) if _RUNNING is not None else None
+    # threading's running threads by ident (private; read without the lock, as
+    # threading.current_thread() does, which would also register a dummy thread)
+    known = getattr(threading, "_active", None)
+    running = known.get(thread) if isinstance(known, dict) else None
     rec = _records.get(id(running)) if running is not None else None
     return rec is None or rec.ref() is not running or rec.foreign
 

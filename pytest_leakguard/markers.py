@@ -162,13 +162,11 @@ def _spec_of(
     marks: list[pytest.Mark],
     opt_outs: list[pytest.Mark],
 ) -> MarkSpec | None:
-    """The spec from ``item``'s markers (closest first)."""
+    """The spec from ``item``'s markers (closest first), for a test that has
+    some or when every test is repeated (unmarked ones share one spec)."""
     if opt_outs:
         _call(item, opt_outs[0], no_leakguard)
         return None
-    if not marks and not settings.check_all:
-        # Most tests have no marker: one spec for all of them.
-        return _unmarked_spec(settings)
     overrides: dict[str, Any] = {}
     for mark in reversed(marks):  # closest marker last, so it wins
         overrides.update(_validated_mark(item, mark))

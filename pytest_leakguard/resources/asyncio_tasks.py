@@ -211,11 +211,10 @@ class AsyncioChecker:
     def _describe_loop(self, key: str, loop: asyncio.AbstractEventLoop) -> Resource:
         site = self._sites.get(loop) or creation_site(loop)
         cls = type(loop).__qualname__
-        created = f" (created at {site})" if site else ""
         return Resource(
             kind=self.kind,
             key=key,
-            description=f"asyncio event loop <{cls}> not closed{created}",
+            description=f"asyncio event loop <{cls}> not closed",  # the site is told apart
             site=site,
             fingerprint=f"{self.kind}:loop:{cls}:{_stable_site(site)}",
             owned_fds=_loop_fds(loop),

@@ -260,19 +260,19 @@ def test_the_session_end_leaves_no_hook_that_reaches_leakguard(
     they are then freed the slow way."""
     leakguard_pytester.makeconftest(
         """
-        import atexit, signal, threading
+        import _posixsubprocess, atexit, signal, threading
 
         def start():  # threading's private alias (before 3.13)
             return getattr(threading, "_start_new_thread", None)
 
-        ORIGINALS = (start(), signal.signal, atexit.register)
+        ORIGINALS = (start(), signal.signal, atexit.register, _posixsubprocess.fork_exec)
 
         def report():
             from pytest_leakguard.resources import audit_relay
 
             print("relay globals:", sorted(audit_relay.relay.__globals__))
             print("relay target:", audit_relay._slot["_target"])
-            now = (start(), signal.signal, atexit.register)
+            now = (start(), signal.signal, atexit.register, _posixsubprocess.fork_exec)
             print("wrappers put back:", now == ORIGINALS)
 
         atexit.register(report)

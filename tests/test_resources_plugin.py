@@ -132,6 +132,47 @@ def test_what_a_watcher_left_by_an_earlier_test_starts_is_not_a_later_tests_leak
     ]
 
 
+MULTIPROCESSING_CHILDREN = """
+    import multiprocessing, time
+
+    def sleeper():
+        time.sleep(3)
+
+    def test_a_spawn_lock_starts_the_resource_tracker():
+        multiprocessing.get_context("spawn").Lock()
+
+    def test_spawned_child_left_running():
+        multiprocessing.get_context("spawn").Process(target=sleeper).start()
+
+    def test_forked_child_waited_for():
+        child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(0,))
+        child.start()
+        child.join()
+        child.close()
+"""
+
+
+def test_spawned_children_are_their_tests_and_the_resource_tracker_nobodys(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """multiprocessing's spawn start method raises no audit event: its child is
+    still found in the test that left it (not in the next test that forks), and
+    the resource tracker it starts once per process is nobody's leak."""
+    leakguard_pytester.makepyfile(MULTIPROCESSING_CHILDREN)
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*process: child multiprocessing process 'SpawnProcess-1' (pid *)  (created at *.py:1?)",
+            "LEAKED *::test_spawned_child_left_running - 2 fd, 1 process left open",
+        ]
+    )
+    result.stdout.no_fnmatch_line("LEAKED *test_forked_child_waited_for*")
+    result.stdout.no_fnmatch_line("*multiprocessing.resource_tracker import main*")
+
+
 def test_uvloops_process_wide_pipe_is_nobodys_leak_but_a_pipe_left_open_is(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

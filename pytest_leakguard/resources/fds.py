@@ -345,12 +345,16 @@ class FdChecker:
         _directory.close()
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
-        """Describe the descriptors of ``keys`` that are still the same."""
+        """Describe the descriptors of ``keys`` that are still the same (not
+        the pipes ``multiprocessing`` keeps to its process-wide helpers)."""
+        from .lazy_globals import multiprocessing_helpers
+
         table = open_fds()
+        _, helpers = multiprocessing_helpers()
         found = []
         for key in sorted(keys, key=lambda k: fd_of(k) or -1):
             fd = fd_of(key)
-            if fd is None or key != fd_key("fd", fd, table.get(fd)):
+            if fd is None or fd in helpers or key != fd_key("fd", fd, table.get(fd)):
                 continue
             target = fd_target(fd) or _TYPE_NAMES.get(table[fd][0], "unknown")
             found.append(

@@ -69,3 +69,31 @@ def create_for_imported() -> tuple[bool, list[str]]:
                 f"before a test: {type(exc).__name__}: {exc}"
             )
     return created, notes
+
+
+def multiprocessing_helpers() -> tuple[frozenset[int], frozenset[int]]:
+    """(pids, descriptors) of ``multiprocessing``'s process-wide helpers.
+
+    The resource tracker (started for the spawn and forkserver start methods,
+    named semaphores and shared memory) and the fork server are each started
+    once per process, by whichever code first needs one, and kept until exit
+    with a pipe to them: one-time set-up, nobody's leak.  Read from their
+    private attributes; a Python that moved them only loses the exemption.
+    """
+    pids, fds = set(), set()
+    for module, name, pid_attr, fd_attr in (
+        ("multiprocessing.resource_tracker", "_resource_tracker", "_pid", "_fd"),
+        (
+            "multiprocessing.forkserver",
+            "_forkserver",
+            "_forkserver_pid",
+            "_forkserver_alive_fd",
+        ),
+    ):
+        helper = getattr(sys.modules.get(module), name, None)
+        pid, fd = getattr(helper, pid_attr, None), getattr(helper, fd_attr, None)
+        if isinstance(pid, int):
+            pids.add(pid)
+        if isinstance(fd, int):
+            fds.add(fd)
+    return frozenset(pids), frozenset(fds)

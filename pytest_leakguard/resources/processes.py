@@ -11,10 +11,17 @@ Subprocess ``Popen`` objects and ``multiprocessing`` processes (pool workers
 included) are children alike.  Their start sites come from the
 ``subprocess.Popen`` and ``os.fork`` audit events, which :mod:`.sites` passes
 on while it records; processes forked or spawned otherwise have no site.
+``multiprocessing``'s spawn and forkserver start methods raise no audit event
+at all: while installed, the checker wraps ``_posixsubprocess.fork_exec``,
+which they call, to count those spawns (the snapshot skips reading /proc while
+no spawn was counted).  ``multiprocessing``'s resource tracker and fork server
+are process-wide, started once: never reported (see :mod:`.lazy_globals`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import shlex
@@ -26,6 +33,7 @@ from typing import Any
 
 from . import sites
 from .base import NOTHING, Resource
+from .lazy_globals import multiprocessing_helpers
 
 PROC = "/proc"
 _STATES = {
@@ -81,6 +89,19 @@ class ProcessChecker:
         if not os.path.isdir(f"{PROC}/self/task"):
             self.unavailable_reason = "cannot list child processes (no /proc)"
         self._none_since: int | None = None  # spawn count when last seen childless
+        self._wrapped_fork_exec: Any = None  # our wrapper, while installed
+
+    def install(self) -> None:
+        """Count the spawns that raise no audit event (see the module's docstring)."""
+        if self._wrapped_fork_exec is None:
+            self._wrapped_fork_exec = _wrap_fork_exec()
+
+    def uninstall(self) -> None:
+        """Put ``_posixsubprocess.fork_exec`` back if our wrapper is still there."""
+        wrapper, self._wrapped_fork_exec = self._wrapped_fork_exec, None
+        module = sys.modules.get("_posixsubprocess")
+        if wrapper is not None and getattr(module, "fork_exec", None) is wrapper:
+            module.fork_exec = wrapper.__wrapped__  # type: ignore[union-attr]
 
     def snapshot(self) -> frozenset[str]:
         """``process:<pid>:<start time>`` for every child of this process.
@@ -102,13 +123,17 @@ class ProcessChecker:
         return frozenset(keys) if keys else NOTHING
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
-        """Describe the children of ``keys`` that still exist."""
+        """Describe the children of ``keys`` that still exist (not
+        ``multiprocessing``'s process-wide helpers)."""
         found = []
+        helpers, _ = multiprocessing_helpers()
         for key in sorted(keys):
             try:
                 _, pid_text, start = key.split(":")
                 pid = int(pid_text)
             except ValueError:
+                continue
+            if pid in helpers:
                 continue
             stat = _stat(pid)
             if stat is None or stat[3] != start or stat[2] != os.getpid():
@@ -193,6 +218,30 @@ def _popen_args(owner: object) -> list[str]:
         return [os.fsdecode(arg) for arg in args or ()]
     except TypeError:
         return []
+
+
+def _wrap_fork_exec() -> Any:
+    """Wrap ``_posixsubprocess.fork_exec`` to count each call as a spawn,
+    unless someone (another session's checker) wrapped it already; return the
+    wrapper, or None.  ``subprocess`` holds its own reference (and is audited)."""
+    try:
+        import _posixsubprocess
+    except ImportError:  # not POSIX
+        return None
+    real = getattr(_posixsubprocess, "fork_exec", None)
+    if real is None or hasattr(real, "__wrapped__"):
+        return None
+
+    @functools.wraps(real)
+    def fork_exec(*args: Any, **kwargs: Any) -> Any:
+        sites.note_spawn()
+        if sites.is_recording():
+            with contextlib.suppress(Exception):  # never fail the user's spawn
+                _on_child(args)  # the multiprocessing Process being started, if any
+        return real(*args, **kwargs)
+
+    _posixsubprocess.fork_exec = fork_exec
+    return fork_exec
 
 
 def _on_child(args: tuple[Any, ...]) -> None:

@@ -437,6 +437,14 @@ def activity() -> int:
     return count + _thread_starts if count >= 0 else -1
 
 
+def note_spawn() -> None:
+    """Count a child started without an audit event (multiprocessing's spawn
+    and forkserver start methods call ``_posixsubprocess.fork_exec`` directly)."""
+    global _changes, _spawns
+    _changes += 1
+    _spawns += 1
+
+
 def note_thread_start() -> None:
     """Count a thread start that raises no audit event (before Python 3.12)."""
     global _thread_starts

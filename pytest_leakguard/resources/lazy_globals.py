@@ -9,6 +9,11 @@ has it create that resource before the next snapshot.  Only imported libraries
 are touched (importing uvloop and asyncio for a suite that never uses them
 would cost every session), and a failure is a note, not an error.  What this
 cannot cover: a library imported and first used inside one and the same test.
+
+``multiprocessing``'s helpers are recognised instead of created ahead (starting
+a resource tracker process for a suite that never needs one would be a side
+effect): :func:`multiprocessing_helpers` names their processes and pipes, which
+the process and descriptor checkers leave out.
 """
 
 from __future__ import annotations

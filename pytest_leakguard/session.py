@@ -266,7 +266,7 @@ class SessionState:
         found = guard.describe({k: v for k, v in new.items() if v})
         # What another thread that is still running opened (a fixture's
         # server accepting connections) is that thread's owner's, and so is
-        # what a thread that is not the test's made (see sites.is_foreign);
+        # what a thread that is not the test's made (see sites.creator_of);
         # a thread the test started and left running is reported itself.
         others = _other_live_threads()
         found = [

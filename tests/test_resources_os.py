@@ -154,7 +154,7 @@ def test_what_threads_not_the_tests_create_is_marked_foreign(
         own.start()
         own.join()
         open_socket("by the test")
-        foreign = {name: sites.is_foreign(sock) for name, sock in made.items()}
+        foreign = {name: sites.creator_of(sock)[1] for name, sock in made.items()}
     finally:
         for sock in made.values():
             sock.close()

@@ -31,7 +31,7 @@ class Resource(NamedTuple):
     :param thread: ident of the thread that created it, when recorded: what a
         fixture's server thread opens belongs to the fixture, not the test.
     :param foreign: created by a thread that is not the test's, even one that
-        has ended since (see :func:`.sites.is_foreign`): not the test's leak.
+        has ended since (see :func:`.sites.creator_of`): not the test's leak.
     """
 
     kind: str

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 
 from . import sites
 from .base import Resource
+from .lazy_globals import multiprocessing_helpers
 
 FD_DIR = "/proc/self/fd"
 FDINFO_DIR = "/proc/self/fdinfo"
@@ -347,8 +348,6 @@ class FdChecker:
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe the descriptors of ``keys`` that are still the same (not
         the pipes ``multiprocessing`` keeps to its process-wide helpers)."""
-        from .lazy_globals import multiprocessing_helpers
-
         table = open_fds()
         _, helpers = multiprocessing_helpers()
         found = []

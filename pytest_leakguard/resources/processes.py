@@ -152,6 +152,7 @@ class ProcessChecker:
         else:
             what = f"process {shlex.join(argv)[:MAX_COMMAND] if argv else comm}"
             generic = f"process {os.path.basename(argv[0]) if argv else comm}"
+        thread, foreign = sites.creator_of(owner)  # unrecorded for None
         if state == "Z":
             description = f"zombie {what} (pid {pid}) exited but was never waited for"
         else:
@@ -162,8 +163,8 @@ class ProcessChecker:
             description=description,
             site=sites.site_of(owner) if owner is not None else None,
             fingerprint=generic,
-            thread=sites.thread_of(owner) if owner is not None else None,
-            foreign=owner is not None and sites.is_foreign(owner),
+            thread=thread,
+            foreign=foreign,
         )
 
     def _children(self) -> list[int]:

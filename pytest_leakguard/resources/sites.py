@@ -165,7 +165,7 @@ def start_recording() -> None:
     """Record creation sites from now on; nests with :func:`stop_recording`.
 
     The calling thread is the test's: what other threads create is told
-    apart (see :func:`is_foreign`).
+    apart (see :func:`creator_of`).
     """
     global _recording, _test_thread
     install()
@@ -309,29 +309,25 @@ def site_for_fd(fd: int) -> str | None:
     return _text(rec.site) if rec is not None else None
 
 
-def thread_for_fd(fd: int) -> int | None:
-    """Ident of the thread that created the recorded object using ``fd``."""
-    rec = _record_for_fd(fd)
-    return rec.thread if rec is not None else None
+#: (ident of the thread that created an object, whether that thread is not the
+#: test's: see _is_foreign); (None, False) when its creation was not recorded.
+Creator = tuple[int | None, bool]
+_UNRECORDED: Creator = (None, False)
 
 
-def thread_of(obj: object) -> int | None:
-    """Ident of the thread that created ``obj``, when recorded."""
+def creator_of(obj: object) -> Creator:
+    """The :data:`Creator` of ``obj``: what a fixture's server thread, or a
+    thread that is not the test's, creates is not the test's leak."""
     rec = _records.get(id(obj))
-    return rec.thread if rec is not None and rec.ref() is obj else None
+    if rec is None or rec.ref() is not obj:
+        return _UNRECORDED
+    return rec.thread, rec.foreign
 
 
-def is_foreign(obj: object) -> bool:
-    """Whether ``obj`` was recorded as created by a thread that is not the
-    test's (see :func:`_is_foreign`); False when not recorded."""
-    rec = _records.get(id(obj))
-    return rec is not None and rec.ref() is obj and rec.foreign
-
-
-def is_foreign_fd(fd: int) -> bool:
-    """:func:`is_foreign` for the recorded object using ``fd``."""
+def creator_for_fd(fd: int) -> Creator:
+    """:func:`creator_of` the recorded object using ``fd``."""
     rec = _record_for_fd(fd)
-    return rec is not None and rec.foreign
+    return _UNRECORDED if rec is None else (rec.thread, rec.foreign)
 
 
 def _record_for_fd(fd: int) -> _Record | None:

@@ -114,6 +114,7 @@ class SocketChecker:
         found = []
         for key, (fd, inode) in sorted(alive.items(), key=lambda item: item[1]):
             description, fingerprint = _format(info.get(inode), fd)
+            thread, foreign = sites.creator_for_fd(fd)
             found.append(
                 Resource(
                     kind=self.kind,
@@ -121,8 +122,8 @@ class SocketChecker:
                     description=description,
                     site=sites.site_for_fd(fd),
                     fingerprint=fingerprint,
-                    thread=sites.thread_for_fd(fd),
-                    foreign=sites.is_foreign_fd(fd),
+                    thread=thread,
+                    foreign=foreign,
                 )
             )
         return found

@@ -154,13 +154,14 @@ class ThreadChecker:
             del frames  # frames hold every thread's locals: don't keep them
 
     def _resource(self, thread: threading.Thread, frame: FrameType | None) -> Resource:
+        creator, foreign = sites.creator_of(thread)
         return Resource(
             kind=self.kind,
             key=thread_key(thread),
             description=describe_thread(thread, frame),
             site=sites.site_of(thread),
-            thread=sites.thread_of(thread),
-            foreign=sites.is_foreign(thread),
+            thread=creator,
+            foreign=foreign,
             fingerprint=f"thread {type(thread).__qualname__} "
             f"'{re.sub(_DIGITS, 'N', thread.name)}'",
         )

@@ -347,13 +347,18 @@ def test_a_pool_worker_already_busy_when_measuring_begins_is_not_waited_for() ->
 
     old_started, old_release = threading.Event(), threading.Event()
     new_started, new_release = threading.Event(), threading.Event()
+
+    def hold(started: threading.Event, release: threading.Event) -> None:
+        started.set()
+        release.wait()
+
     try:
-        start(lambda: (old_started.set(), old_release.wait()))
+        start(lambda: hold(old_started, old_release))
         assert old_started.wait(5)
         late = LateThreads(limit=5)
         assert not late._late()
 
-        start(lambda: (new_started.set(), new_release.wait()))
+        start(lambda: hold(new_started, new_release))
         assert new_started.wait(5)
         assert late._late()
 

@@ -319,7 +319,7 @@ def test_the_kernels_descriptor_count_spares_the_listing(
         raise AssertionError("listed /proc although nothing changed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(fds.os, "listdir", no_listing)
+        patched.setattr(os, "listdir", no_listing)  # fds.os is os
         assert fds._read_fds() is table
     count = fds._fd_count()
     read_end, write_end = os.pipe()  # no audit event: the count tells

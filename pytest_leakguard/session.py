@@ -289,7 +289,8 @@ class SessionState:
         guard = self.guard
         before = guard.snapshot()
         try:
-            yield
+            with sites.for_a_broader_fixture():
+                yield
         finally:
             opened = {
                 k: v - before.get(k, frozenset()) for k, v in guard.snapshot().items()

@@ -320,6 +320,70 @@ def test_file_dropped_without_close_is_found_by_its_resource_warning(
     )
 
 
+def test_a_resource_warning_from_a_fixtures_thread_is_not_the_running_tests(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A session fixture's worker thread drops a socket unclosed while a test
+    runs: the warning is raised in that thread, which is not the test's, so it
+    is an ordinary warning (pytest's summary shows it), not the test's leak; a
+    socket the test itself drops is still its leak, and so is one dropped by a
+    thread the test started."""
+    leakguard_pytester.makepyfile(
+        """
+        import queue, socket, threading, pytest
+
+        @pytest.fixture(scope="session")
+        def worker():
+            jobs = queue.Queue()
+
+            def work():
+                for job in iter(jobs.get, None):
+                    job()
+
+            thread = threading.Thread(target=work, name="fixture-worker")
+            thread.start()
+
+            def run(job):
+                done = threading.Event()
+                jobs.put(lambda: (job(), done.set()))
+                assert done.wait(5)
+
+            yield run
+            jobs.put(None)
+            thread.join()
+
+        def drop_a_socket():
+            socket.socket()  # no name kept: deallocated unclosed right here
+
+        def test_fixture_worker_drops_a_socket(worker):
+            worker(drop_a_socket)
+
+        def test_drops_its_own_socket(worker):
+            drop_a_socket()
+
+        def test_its_own_thread_drops_a_socket(worker):
+            thread = threading.Thread(target=drop_a_socket)
+            thread.start()
+            thread.join()
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-p", "no:randomly", "-W", "always::ResourceWarning"
+    )
+
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED *::test_drops_its_own_socket - 1 unclosed left open",
+            "LEAKED *::test_its_own_thread_drops_a_socket - 1 unclosed left open",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*test_fixture_worker_drops_a_socket*", "*ResourceWarning: unclosed <socket*"]
+    )
+
+
 @pytest.mark.parametrize("mode", ["--leakguard", "--leakguard-all"])
 def test_resource_dropped_in_a_cycle_warns_in_the_test_that_dropped_it(
     leakguard_pytester: pytest.Pytester, mode: str

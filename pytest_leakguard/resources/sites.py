@@ -54,6 +54,7 @@ _connected = False  # the relay forwards to _audit (see audit_relay)
 _holders = 0  # sessions keeping it connected (pytester nests sessions)
 _records: dict[int, _Record] = {}
 _test_thread: int | None = None  # the thread that started recording: the test's
+_fixture_setups = 0  # broader fixtures being set up (for_a_broader_fixture)
 _path_sites: dict[str, Site] = {}
 _handlers: dict[str, list[Watcher]] = {}
 
@@ -203,6 +204,19 @@ def paused() -> Iterator[None]:
         _recording = depth
 
 
+@contextlib.contextmanager
+def for_a_broader_fixture() -> Iterator[None]:
+    """Mark what is created for a while as not the test's: a module- or
+    session-scoped fixture's setup, run inside the first test that uses it.
+    Its server thread, and all that thread creates later, are the fixture's."""
+    global _fixture_setups
+    _fixture_setups += 1
+    try:
+        yield
+    finally:
+        _fixture_setups -= 1
+
+
 def watch(event: str, callback: Watcher) -> None:
     """Call ``callback(args)`` for audit ``event`` while recording (idempotent).
 
@@ -226,9 +240,8 @@ def record(obj: object, category: str, site: Site | None = None) -> None:
     except TypeError:  # not weakly referenceable: recording would keep it alive
         return
     thread = threading.get_ident()
-    _records[id(obj)] = _Record(
-        ref, site or current_site(), category, thread, _is_foreign(thread)
-    )
+    foreign = _fixture_setups > 0 or _is_foreign(thread)
+    _records[id(obj)] = _Record(ref, site or current_site(), category, thread, foreign)
 
 
 def _is_foreign(thread: int) -> bool:
@@ -249,6 +262,19 @@ def _is_foreign(thread: int) -> bool:
     running = known.get(thread) if isinstance(known, dict) else None
     rec = _records.get(id(running)) if running is not None else None
     return rec is None or rec.ref() is not running or rec.foreign
+
+
+def not_the_tests(obj: object) -> bool:
+    """Whether a ResourceWarning about ``obj``, raised now, belongs to another
+    owner than the test being recorded: raised in a thread that is not the
+    test's (a session fixture's worker dropping a connection), or about an
+    object such a thread created.  False when nothing is being recorded."""
+    if not _recording:
+        return False
+    thread = threading.get_ident()
+    if thread != _test_thread and _is_foreign(thread):
+        return True
+    return obj is not None and creator_of(obj)[1]
 
 
 def record_path(path: str, site: Site | None = None) -> None:

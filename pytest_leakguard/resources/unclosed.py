@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import _tracemalloc  # is_tracing() without the Python module's imports
 import ast
+import contextlib
 import os
 import re
 import socket
@@ -24,6 +25,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from . import sites
 from .base import Resource
 from .sys_hooks import creation_site, safe_repr, short_path, type_name
 
@@ -152,10 +154,8 @@ def _opened_site(source: object) -> str | None:
     name = getattr(source, "name", None) if source is not None else None
     if not isinstance(name, str):
         return None
-    from .sites import site_for_path
-
     try:
-        return site_for_path(name)
+        return sites.site_for_path(name)
     except Exception:
         return None
 
@@ -247,10 +247,12 @@ class ResourceWarningCapture:
     ``catch_warnings`` plus ``contextlib`` cost several times more.
     """
 
-    __slots__ = ("caught", "_filters", "_impl", "_showwarning")
+    __slots__ = ("caught", "elsewhere", "_filters", "_impl", "_showwarning")
 
     def __init__(self) -> None:
         self.caught: list[warnings.WarningMessage] = []
+        #: Raised by a thread that is not the test's (see sites.not_the_tests).
+        self.elsewhere: list[warnings.WarningMessage] = []
 
     def __enter__(self) -> list[warnings.WarningMessage]:
         self._filters = warnings.filters
@@ -263,16 +265,37 @@ class ResourceWarningCapture:
 
     def _show(self, message: warnings.WarningMessage) -> None:
         category = message.category
-        if isinstance(category, type) and issubclass(category, ResourceWarning):
-            self.caught.append(message)
-        else:
+        if not (isinstance(category, type) and issubclass(category, ResourceWarning)):
             self._impl(message)
+        elif sites.not_the_tests(getattr(message, "source", None)):
+            self.elsewhere.append(message)
+        else:
+            self.caught.append(message)
 
     def __exit__(self, *exc_info: object) -> None:
         warnings.filters = self._filters
         warnings._showwarnmsg_impl = self._impl  # type: ignore[attr-defined]
         warnings.showwarning = self._showwarning
         _filters_mutated()
+        if self.elsewhere:
+            self._pass_on_elsewhere()
+
+    def _pass_on_elsewhere(self) -> None:
+        """Warn again, under the filters the test runs with, what another
+        thread raised: an ordinary warning then, shown (or ignored, as
+        Python's default filters do) exactly as without leakguard."""
+        elsewhere, self.elsewhere = self.elsewhere, []
+        for message in elsewhere:
+            # An "error" filter added meanwhile would raise here, in the test's
+            # thread: not ours to raise (the other thread would have had it).
+            with contextlib.suppress(Exception):
+                warnings.warn_explicit(
+                    message.message,
+                    message.category,
+                    message.filename,
+                    message.lineno,
+                    source=message.source,
+                )
 
 
 def _filters_mutated() -> None:

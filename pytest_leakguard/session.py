@@ -11,7 +11,7 @@ import gc
 import linecache
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from .resources.guard import (
     parse_allow_rules,
 )
 from .runner import ItemDriver, Reports, passed
+from .second_run import HANDLE_KINDS, kinds_left_again
 
 if TYPE_CHECKING:  # the baseline module is imported only when one is used
     from . import baseline as baselines
@@ -56,6 +57,8 @@ class SessionState:
         self.current_nodeid = ""
         self.baseline = _load_baseline(settings)
         self.not_repeated_subtests = 0
+        #: Tests whose handles a second run reused (one-time set-up, see second_run.py).
+        self.set_up_once: list[str] = []
         # Left by a clean check for the next test (see handoff.py).
         self._handoff: Handoff | None = None
         self.quiet_gap = QuietGap(config)
@@ -175,7 +178,7 @@ class SessionState:
             after = guard.snapshot()
             if after is not before or outcome.unclosed:  # else: the common case
                 leaks = self._resources_left(
-                    item, spec, guard, before, after, outcome.unclosed
+                    item, nextitem, spec, guard, before, after, outcome.unclosed
                 )
             snapshot_taken = guard
         if self._fixture_leaks:
@@ -244,6 +247,7 @@ class SessionState:
     def _resources_left(
         self,
         item: pytest.Item,
+        nextitem: pytest.Item | None,
         spec: MarkSpec,
         guard: ResourceGuard,
         before: Snapshot,
@@ -259,6 +263,19 @@ class SessionState:
             # warns, if the interpreter warns about it).
             new, late = _after_full_collection(guard, before)
             warnings = [*warnings, *late]
+        found = self._left_by_the_test(guard, new)
+        if not spec.repeat and any(r.kind in HANDLE_KINDS for r in found):
+            found = self._left_again(item, nextitem, spec, guard, found)
+        found += warnings
+        rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
+        hook = item.ihook.pytest_leakguard_ignore_resource
+        kept = filter_allowed(found, rules, lambda r: bool(hook(resource=r, item=item)))
+        return _as_leaks(kept)
+
+    def _left_by_the_test(
+        self, guard: ResourceGuard, new: dict[str, frozenset[str]]
+    ) -> list[Resource]:
+        """Describe ``new``, less what broader fixtures and other threads own."""
         for _scope, owned in self._fixture_owned.values():
             new = {
                 kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()
@@ -269,16 +286,59 @@ class SessionState:
         # what a thread that is not the test's made (see sites.creator_of);
         # a thread the test started and left running is reported itself.
         others = _other_live_threads()
-        found = [
+        return [
             r
             for r in found
             if not r.foreign and (r.thread is None or r.thread not in others)
         ]
-        found += warnings
-        rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
-        hook = item.ihook.pytest_leakguard_ignore_resource
-        kept = filter_allowed(found, rules, lambda r: bool(hook(resource=r, item=item)))
-        return _as_leaks(kept)
+
+    def _left_again(
+        self,
+        item: pytest.Item,
+        nextitem: pytest.Item | None,
+        spec: MarkSpec,
+        guard: ResourceGuard,
+        found: list[Resource],
+    ) -> list[Resource]:
+        """The handles of ``found`` of a kind that a second run leaves open
+        again: the others were one-time set-up (see second_run.py)."""
+        settle_time = spec.settings.settle_time
+
+        def left_open_since() -> Callable[[], frozenset[str]]:
+            before = guard.snapshot()
+
+            def left_open() -> frozenset[str]:
+                new = guard.new_in(before, guard.snapshot(), settle_time)
+                if new:
+                    new, _ = _after_full_collection(guard, before)
+                return frozenset(r.kind for r in self._left_by_the_test(guard, new))
+
+            return left_open
+
+        # Broader fixtures that the second run sets up again are theirs, and
+        # their teardown was checked in the first run already.
+        fixture_leaks = list(self._fixture_leaks)
+        self._current, self.current_nodeid = item, item.nodeid
+        try:
+            kinds = kinds_left_again(item, nextitem, left_open_since)
+        except Exception as exc:  # leakguard's own failure: the first run stands
+            self._note(
+                f"{item.nodeid}: could not be run again: {type(exc).__name__}: {exc}"
+            )
+            return found
+        finally:
+            self._current, self.current_nodeid = None, ""
+            self._fixture_leaks = fixture_leaks
+        if kinds is None:
+            self._note(
+                f"{item.nodeid}: failed when run again to tell one-time set-up "
+                "from a leak; what its first run left open is reported"
+            )
+            return found
+        kept = [r for r in found if r.kind not in HANDLE_KINDS or r.kind in kinds]
+        if len(kept) < len(found):
+            self.set_up_once.append(item.nodeid)
+        return kept
 
     @contextmanager
     def fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Iterator[None]:

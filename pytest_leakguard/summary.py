@@ -49,6 +49,17 @@ def write_terminal_summary(terminalreporter: Any, state: SessionState) -> None:
                 write(f"note: {result['nodeid']}: {note}")
     for note in state.notes:
         write(f"note: {note}")
+    if state.set_up_once:
+        count = len(state.set_up_once)
+        write(
+            f"note: {count} {'test' if count == 1 else 'tests'} left open only what "
+            f"{'it' if count == 1 else 'they'} reused when run again (one-time set-up: "
+            "a pool, a worker thread or a loop made on first use); not reported"
+            + ("" if verbose else " (-v lists them)")
+        )
+        if verbose:
+            for nodeid in state.set_up_once:
+                write(f"    {nodeid}")
     if state.not_repeated_subtests:
         write(
             f"note: {state.not_repeated_subtests} tests log subtest reports while they run: "

@@ -1,0 +1,145 @@
+"""One-time set-up against a leak: the second run of a test that left handles open."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+LAZY_AND_PER_CALL = """
+    import queue, signal, socket, sqlite3, threading, pytest
+
+    @pytest.fixture(scope="module")
+    def server():
+        listener = socket.create_server(("127.0.0.1", 0))
+        stop, accepted = threading.Event(), []
+
+        def serve():
+            listener.settimeout(0.05)
+            while not stop.is_set():
+                try:
+                    accepted.append(listener.accept()[0])
+                except OSError:
+                    pass
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        yield listener.getsockname()
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+    _db = None
+    _connections = {}
+    _jobs = None
+
+    def database():
+        global _db
+        if _db is None:  # made on first use, reused by every later call
+            _db = sqlite3.connect(":memory:", check_same_thread=False)
+        return _db
+
+    def connection(address):
+        if address not in _connections:
+            _connections[address] = socket.create_connection(address)
+        return _connections[address]
+
+    def worker():
+        global _jobs
+        if _jobs is None:
+            _jobs = queue.Queue()
+            threading.Thread(target=lambda: [j() for j in iter(_jobs.get, None)],
+                             daemon=True, name="lazy-worker").start()
+        return _jobs
+
+    _pool = []
+
+    def test_first_to_use_the_lazy_globals(server):
+        database().execute("select 1")
+        connection(server).sendall(b"ping")
+        done = threading.Event()
+        worker().put(done.set)
+        assert done.wait(5)
+
+    def test_reuses_them(server):
+        database().execute("select 1")
+        connection(server).sendall(b"ping")
+
+    def test_opens_a_connection_per_call(server):
+        _pool.append(socket.create_connection(server))
+
+    def test_lazy_database_and_a_thread_per_call():
+        database().execute("select 1")
+        threading.Thread(target=threading.Event().wait, args=(2,), daemon=True).start()
+
+    def on_term(*args):
+        pass
+
+    def test_installs_a_signal_handler_once():
+        signal.signal(signal.SIGUSR2, on_term)
+"""
+
+
+def test_what_a_second_run_reuses_is_one_time_set_up_and_what_it_adds_is_a_leak(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A connection, a database and a worker thread made on first use and
+    kept in module globals are not the first user's leak; a connection per
+    call is, and so is a thread per call beside a lazy database; a signal
+    handler left installed is reported however often it is installed."""
+    leakguard_pytester.makepyfile(LAZY_AND_PER_CALL)
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-p", "no:randomly", "-v", "--leakguard-json=report.json"
+    )
+
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED *::test_opens_a_connection_per_call - 1 socket left open",
+            "LEAKED *::test_lazy_database_and_a_thread_per_call - 1 thread left open",
+            "LEAKED *::test_installs_a_signal_handler_once - 1 signal-handler left open",
+            "note: 1 test left open only what it reused when run again (one-time set-up*",
+            "    *::test_first_to_use_the_lazy_globals",
+        ]
+    )
+    document = json.loads((leakguard_pytester.path / "report.json").read_text())
+    kinds = {
+        t["nodeid"].split("::")[-1]: sorted(leak["kind"] for leak in t["leaks"])
+        for t in document["tests"]
+    }
+    assert kinds["test_first_to_use_the_lazy_globals"] == []
+    assert kinds["test_lazy_database_and_a_thread_per_call"] == ["thread"]
+
+
+def test_a_test_that_fails_when_run_again_keeps_its_first_runs_leftovers(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A second run that fails cannot tell set-up from a leak: what the first
+    run left open is reported, with a note saying why, and the test's own
+    outcome is its first run's."""
+    leakguard_pytester.makepyfile(
+        """
+        import sqlite3
+
+        _kept = []
+
+        def test_only_runs_once():
+            assert not _kept, "ran before"
+            _kept.append(sqlite3.connect(":memory:"))
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED *::test_only_runs_once - 1 db-connection left open",
+            "note: *::test_only_runs_once: failed when run again to tell one-time "
+            "set-up from a leak; what its first run left open is reported",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*ran before*")

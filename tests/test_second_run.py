@@ -143,3 +143,80 @@ def test_a_test_that_fails_when_run_again_keeps_its_first_runs_leftovers(
         ]
     )
     result.stdout.no_fnmatch_line("*ran before*")
+
+
+def test_the_connections_django_keeps_are_nobodys_leak_and_others_are(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Django opens one connection per database alias on first use and keeps
+    it for the process: a session fixture that makes the schema through it,
+    or a class fixture that first uses a second alias, did not leak it (found
+    on Django REST framework's suite, where both were reported); a connection
+    a test opens besides, through Django or sqlite3, is still its leak."""
+    pytest.importorskip("django")
+    leakguard_pytester.makeconftest(
+        """
+        import django
+        from django.conf import settings
+
+        def pytest_configure(config):
+            memory = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+            settings.configure(
+                DATABASES={"default": memory, "secondary": dict(memory)},
+                INSTALLED_APPS=[],
+            )
+            django.setup()
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import sqlite3, pytest
+        from django.db import connection, connections
+
+        @pytest.fixture(scope="session")
+        def schema():
+            with connection.cursor() as cursor:  # Django opens and keeps it here
+                cursor.execute("create table orders (id integer primary key)")
+            yield
+            with connection.cursor() as cursor:
+                cursor.execute("drop table orders")
+
+        @pytest.fixture(scope="class")
+        def reports_database():
+            with connections["secondary"].cursor() as cursor:
+                cursor.execute("create table if not exists totals (n integer)")
+            yield
+
+        @pytest.mark.usefixtures("schema", "reports_database")
+        class TestOrders:
+            def test_insert(self):
+                with connection.cursor() as cursor:
+                    cursor.execute("insert into orders default values")
+
+            def test_count(self):
+                with connection.cursor() as cursor:
+                    cursor.execute("select count(*) from orders")
+                    assert cursor.fetchone()[0] >= 1
+
+        kept = []
+
+        def test_opens_its_own_django_connection(schema):
+            extra = connections.create_connection("default")
+            extra.ensure_connection()
+            kept.append(extra)
+
+        def test_opens_its_own_sqlite_connection():
+            kept.append(sqlite3.connect(":memory:"))
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED *::test_opens_its_own_django_connection - 1 db-connection left open",
+            "LEAKED *::test_opens_its_own_sqlite_connection - 1 db-connection left open",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*fixture*left open*")

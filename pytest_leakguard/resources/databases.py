@@ -29,6 +29,7 @@ from . import sites
 from .base import NOTHING, Resource
 from .fds import fds_open_on
 from .files import normalize_path
+from .lazy_globals import framework_connections
 
 
 class Driver:
@@ -65,7 +66,7 @@ class Driver:
 
 
 class _Entry:
-    __slots__ = ("driver", "is_open", "target", "site")
+    __slots__ = ("driver", "is_open", "target", "site", "held")
 
     def __init__(
         self,
@@ -73,11 +74,21 @@ class _Entry:
         is_open: Callable[[], bool],  # holds a weak reference only
         target: str,
         site: object | None,  # a sites.Site or a str, turned into text when described
+        held: weakref.ref[Any],  # to the connection, or to its close token
     ) -> None:
         self.driver = driver
         self.is_open = is_open
         self.target = target
         self.site = site
+        self.held = held
+
+    def is_one_of(self, connections: list[object]) -> bool:
+        """Whether this entry tracks one of ``connections``."""
+        held, token = self.held(), self.driver.close_token
+        return held is not None and any(
+            held is conn or (token is not None and held is token(conn))
+            for conn in connections
+        )
 
 
 class _Registry:
@@ -119,26 +130,27 @@ class _Registry:
         try:
             ref = weakref.ref(conn, forget)
         except TypeError:
-            is_open = self._token_probe(conn, driver, forget)
-            if is_open is None:
+            token_ref = self._token_ref(conn, driver, forget)
+            if token_ref is None:
                 self.untrackable.add(driver.name)
                 return
+            ref = token_ref
+            is_open: Callable[[], bool] = functools.partial(_alive, token_ref)
         else:
             is_open = functools.partial(_still_open, ref, driver.is_open)
-        self.entries[serial] = _Entry(driver, is_open, target, site)
+        self.entries[serial] = _Entry(driver, is_open, target, site, ref)
 
     @staticmethod
-    def _token_probe(
+    def _token_ref(
         conn: object, driver: Driver, forget: Callable[[Any], None]
-    ) -> Callable[[], bool] | None:
+    ) -> weakref.ref[Any] | None:
         token = driver.close_token(conn) if driver.close_token else None
         if token is None:
             return None
         try:
-            token_ref = weakref.ref(token, forget)
+            return weakref.ref(token, forget)
         except TypeError:
             return None
-        return lambda: token_ref() is not None
 
     def _forget(self, serial: int, _ref: object) -> None:
         self.entries.pop(serial, None)
@@ -147,6 +159,10 @@ class _Registry:
 def _caller_site() -> sites.Site | None:
     """Where the connection is made; formatted only if it is ever described."""
     return sites.current_site()
+
+
+def _alive(ref: weakref.ref[Any]) -> bool:
+    return ref() is not None
 
 
 def _still_open(ref: weakref.ref[Any], is_open: Callable[[Any], bool]) -> bool:
@@ -262,15 +278,17 @@ class DatabaseChecker:
         )  # none open: the shared empty set, as other checkers answer
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
-        """Describe the connections of ``keys`` that are still open."""
+        """Describe the connections of ``keys`` that are still open (less
+        those a framework keeps for the process: see framework_connections)."""
         found = []
+        kept = framework_connections()
         for key in sorted(keys):
             try:
                 serial = int(key.rsplit(":", 1)[1])
             except (IndexError, ValueError):
                 continue
             entry = _REGISTRY.entries.get(serial)
-            if entry is None or not entry.is_open():
+            if entry is None or not entry.is_open() or entry.is_one_of(kept):
                 continue
             target = entry.target or "an unknown database"
             generic = normalize_path(target) if target.startswith("/") else target

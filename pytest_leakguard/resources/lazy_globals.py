@@ -13,7 +13,8 @@ cannot cover: a library imported and first used inside one and the same test.
 ``multiprocessing``'s helpers are recognised instead of created ahead (starting
 a resource tracker process for a suite that never needs one would be a side
 effect): :func:`multiprocessing_helpers` names their processes and pipes, which
-the process and descriptor checkers leave out.
+the process and descriptor checkers leave out.  So are the connections Django
+keeps (:func:`framework_connections`), which the database checker leaves out.
 """
 
 from __future__ import annotations
@@ -102,3 +103,26 @@ def multiprocessing_helpers() -> tuple[frozenset[int], frozenset[int]]:
         if isinstance(fd, int):
             fds.add(fd)
     return frozenset(pids), frozenset(fds)
+
+
+def framework_connections() -> list[object]:
+    """The database connections a framework keeps for the calling thread.
+
+    Django opens one connection per database alias the first time it is used
+    and keeps it for the life of the thread: its test runner and pytest-django
+    make the test databases through it in a session fixture, a class of
+    ``TestCase`` tests holds its transaction on it, and every later test reuses
+    it.  One-time set-up, however far it outlives the fixture or test that
+    made Django open it.  Read with ``connections.all(initialized_only=True)``
+    (Django 4.1+), which opens nothing; a connection the test makes besides
+    (``connections.create_connection``, a raw ``sqlite3.connect``) is not
+    among them.
+    """
+    handler = getattr(sys.modules.get("django.db"), "connections", None)
+    if handler is None:
+        return []
+    try:
+        wrappers = handler.all(initialized_only=True)
+        return [w.connection for w in wrappers if w.connection is not None]
+    except Exception:  # settings not configured, an older Django
+        return []

@@ -254,15 +254,10 @@ class SessionState:
         after: Snapshot,
         warnings: list[Any],
     ) -> list[dict[str, Any]]:
-        new = guard.new_in(before, after, spec.settings.settle_time)
-        if not new and not warnings:
+        new, late = self._open_since(guard, before, after, spec.settings.settle_time)
+        if not new and not warnings and not late:
             return []  # the common case: nothing to describe, filter or allow
-        if new:
-            # Only now, with leftovers to report, is a full collection worth
-            # it: an unreachable connection in an old cycle closes here (and
-            # warns, if the interpreter warns about it).
-            new, late = _after_full_collection(guard, before)
-            warnings = [*warnings, *late]
+        warnings = [*warnings, *late]
         found = self._left_by_the_test(guard, new)
         if not spec.repeat and any(r.kind in HANDLE_KINDS for r in found):
             found = self._left_again(item, nextitem, spec, guard, found)
@@ -272,15 +267,46 @@ class SessionState:
         kept = filter_allowed(found, rules, lambda r: bool(hook(resource=r, item=item)))
         return _as_leaks(kept)
 
-    def _left_by_the_test(
-        self, guard: ResourceGuard, new: dict[str, frozenset[str]]
-    ) -> list[Resource]:
-        """Describe ``new``, less what broader fixtures and other threads own."""
+    def _open_since(
+        self,
+        guard: ResourceGuard,
+        before: Snapshot,
+        after: Snapshot,
+        settle_time: float,
+    ) -> tuple[dict[str, frozenset[str]], list[Resource]]:
+        """What was opened between two snapshots and is still open, after
+        letting stragglers settle, and the ResourceWarnings of a collection.
+
+        What broader fixtures and other threads own is left out before the
+        wait: a module fixture's server and the connections it accepted stay
+        open until the module ends, and waiting for them to close would cost
+        the first test of every such module the whole settle time.
+        """
+        new = self._not_the_fixtures(guard.new_in(before, after, 0.0))
+        if not new or not self._left_by_the_test(guard, new):
+            return {}, []
+        if not guard.settle(new, settle_time):
+            return {}, []
+        # Only now, with leftovers to report, is a full collection worth
+        # it: an unreachable connection in an old cycle closes here (and
+        # warns, if the interpreter warns about it).
+        return _after_full_collection(guard, before)
+
+    def _not_the_fixtures(
+        self, new: dict[str, frozenset[str]]
+    ) -> dict[str, frozenset[str]]:
+        """``new`` less what broader fixtures opened in their setup."""
         for _scope, owned in self._fixture_owned.values():
             new = {
                 kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()
             }
-        found = guard.describe({k: v for k, v in new.items() if v})
+        return {kind: keys for kind, keys in new.items() if keys}
+
+    def _left_by_the_test(
+        self, guard: ResourceGuard, new: dict[str, frozenset[str]]
+    ) -> list[Resource]:
+        """Describe ``new``, less what broader fixtures and other threads own."""
+        found = guard.describe(self._not_the_fixtures(new))
         # What another thread that is still running opened (a fixture's
         # server accepting connections) is that thread's owner's, and so is
         # what a thread that is not the test's made (see sites.creator_of);
@@ -308,9 +334,7 @@ class SessionState:
             before = guard.snapshot()
 
             def left_open() -> frozenset[str]:
-                new = guard.new_in(before, guard.snapshot(), settle_time)
-                if new:
-                    new, _ = _after_full_collection(guard, before)
+                new, _ = self._open_since(guard, before, guard.snapshot(), settle_time)
                 return frozenset(r.kind for r in self._left_by_the_test(guard, new))
 
             return left_open

@@ -66,7 +66,7 @@ class Driver:
 
 
 class _Entry:
-    __slots__ = ("driver", "is_open", "target", "site", "held")
+    __slots__ = ("driver", "is_open", "target", "site", "held", "kept")
 
     def __init__(
         self,
@@ -81,6 +81,9 @@ class _Entry:
         self.target = target
         self.site = site
         self.held = held
+        #: Whether a framework keeps it for the process (framework_connections);
+        #: None until asked, once, by the first snapshot that sees it.
+        self.kept: bool | None = None
 
     def is_one_of(self, connections: list[object]) -> bool:
         """Whether this entry tracks one of ``connections``."""
@@ -263,32 +266,41 @@ class DatabaseChecker:
         _REGISTRY.track(conn, self.drivers[driver], target, site)
 
     def snapshot(self) -> frozenset[str]:
-        """``db-connection:<driver>:<serial>`` for every tracked open connection."""
+        """``db-connection:<driver>:<serial>`` for every tracked open connection,
+        less those a framework keeps for the process (framework_connections)."""
         if not _REGISTRY.entries:
             return NOTHING
+        entries = _REGISTRY.entries.copy()
+        for entry in entries.values():
+            if entry.kept is None:  # new since the last snapshot: asked once
+                kept = framework_connections()
+                for entry in entries.values():
+                    if entry.kept is None:
+                        entry.kept = entry.is_one_of(kept)
+                break
         return (
             frozenset(
                 [
                     f"{self.kind}:{entry.driver.name}:{serial}"
-                    for serial, entry in _REGISTRY.entries.copy().items()
-                    if entry.driver.name in self.drivers and entry.is_open()
+                    for serial, entry in entries.items()
+                    if not entry.kept
+                    and entry.driver.name in self.drivers
+                    and entry.is_open()
                 ]
             )
             or NOTHING
         )  # none open: the shared empty set, as other checkers answer
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
-        """Describe the connections of ``keys`` that are still open (less
-        those a framework keeps for the process: see framework_connections)."""
+        """Describe the connections of ``keys`` that are still open."""
         found = []
-        kept = framework_connections()
         for key in sorted(keys):
             try:
                 serial = int(key.rsplit(":", 1)[1])
             except (IndexError, ValueError):
                 continue
             entry = _REGISTRY.entries.get(serial)
-            if entry is None or not entry.is_open() or entry.is_one_of(kept):
+            if entry is None or entry.kept or not entry.is_open():
                 continue
             target = entry.target or "an unknown database"
             generic = normalize_path(target) if target.startswith("/") else target

@@ -155,6 +155,13 @@ class ResourceGuard:
         after settling."""
         return self._settled(self._diff(before, after), settle_time)
 
+    def settle(
+        self, left: dict[str, frozenset[str]], settle_time: float
+    ) -> dict[str, frozenset[str]]:
+        """Those of ``left`` (just found new) still open after letting
+        stragglers settle."""
+        return self._settled(left, settle_time)
+
     def still_open(
         self, opened: Snapshot, settle_time: float
     ) -> dict[str, frozenset[str]]:

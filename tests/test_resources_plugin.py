@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -616,3 +617,25 @@ def test_unclosed_redis_client_is_caught_and_a_closed_one_is_not(
             "LEAKED *::test_client_left_connected - 1 socket left open",
         ]
     )
+
+
+def test_what_a_module_fixture_owns_is_not_waited_for(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Stragglers are waited for only when they are the test's: a module
+    fixture's server, set up inside its first test and open until the module
+    ends, once cost that test the whole settle time (a minute here)."""
+    leakguard_pytester.makepyfile(SERVER_AND_CLIENTS)
+
+    started = time.monotonic()
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard",
+        "-p",
+        "no:randomly",
+        "--leakguard-settle-time=60",
+        "-k",
+        "closed",
+    )
+
+    result.assert_outcomes(passed=1)
+    assert time.monotonic() - started < 30

@@ -6,6 +6,13 @@ import json
 
 import pytest
 
+from pytest_leakguard.resources.databases import sqlite_trackable
+
+#: Python 3.10's sqlite3 connections cannot be tracked (see sqlite_trackable).
+needs_tracked_sqlite = pytest.mark.skipif(
+    not sqlite_trackable(), reason="sqlite3 connections are not trackable here"
+)
+
 LAZY_AND_PER_CALL = """
     import queue, signal, socket, sqlite3, threading, pytest
 
@@ -114,6 +121,7 @@ def test_what_a_second_run_reuses_is_one_time_set_up_and_what_it_adds_is_a_leak(
     assert kinds["test_lazy_database_and_a_thread_per_call"] == ["thread"]
 
 
+@needs_tracked_sqlite
 def test_a_test_that_fails_when_run_again_keeps_its_first_runs_leftovers(
     leakguard_pytester: pytest.Pytester,
 ) -> None:
@@ -145,6 +153,7 @@ def test_a_test_that_fails_when_run_again_keeps_its_first_runs_leftovers(
     result.stdout.no_fnmatch_line("*ran before*")
 
 
+@needs_tracked_sqlite
 def test_the_connections_django_keeps_are_nobodys_leak_and_others_are(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

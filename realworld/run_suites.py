@@ -248,6 +248,32 @@ PROJECTS = [
             },
         },
     ),
+    Project(
+        name="djangorestframework",
+        version="3.16.1",
+        # Django's test client, an in-memory SQLite database per alias kept open
+        # by Django's connection handler, pytest-django; the optional packages
+        # its tests skip without (django-guardian's tests need its app set up).
+        install=(
+            "django>=5.2,<6",
+            "pytest-django>=4.5.2",
+            "markdown",
+            "pygments",
+            "pyyaml",
+            "inflection",
+            "django-filter",
+            "pytz",
+        ),
+        args=("tests",),
+        deselect={
+            "tests/test_description.py::TestViewNamesAndDescriptions::test_markdown": (
+                "fails plain (the installed Pygments marks up JSON differently)"
+            ),
+            "tests/test_parsers.py::TestFileUploadParser::test_get_encoded_filename": (
+                "fails plain (Django 5.2 decodes the RFC 2231 file name differently)"
+            ),
+        },
+    ),
 ]
 
 

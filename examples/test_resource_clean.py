@@ -50,3 +50,11 @@ def test_file_read_with_a_context_manager(tmp_path) -> None:  # type: ignore[no-
 
 def test_thread_that_finishes_a_moment_after_the_test() -> None:
     threading.Thread(target=threading.Event().wait, args=(0.05,)).start()
+
+
+def test_database_opened_on_first_use_and_reused() -> None:
+    """The first test to use it leaves it open, as every later one will reuse it:
+    leakguard runs the test again, sees nothing new opened, and says so in a note."""
+    db = clients.orders_db()
+    db.execute("insert into orders (total) values (9.99)")
+    assert db.execute("select count(*) from orders").fetchone()[0] >= 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import threading
 
 _pool: list[socket.socket] = []
+_orders: sqlite3.Connection | None = None
 
 
 def fetch_leaky(address: tuple[str, int]) -> bytes:
@@ -22,6 +24,15 @@ def fetch(address: tuple[str, int]) -> bytes:
     with socket.create_connection(address) as conn:
         conn.sendall(b"GET\n")
         return conn.recv(16)
+
+
+def orders_db() -> sqlite3.Connection:
+    """Clean: one database for the process, opened on first use and reused."""
+    global _orders
+    if _orders is None:
+        _orders = sqlite3.connect(":memory:", check_same_thread=False)
+        _orders.execute("create table orders (id integer primary key, total real)")
+    return _orders
 
 
 def add_request_logging_leaky(client_id: int) -> logging.Logger:

@@ -32,7 +32,6 @@ from .resources.guard import (
     parse_allow_rules,
 )
 from .runner import ItemDriver, Reports, passed
-from .second_run import HANDLE_KINDS, kinds_left_again
 
 if TYPE_CHECKING:  # the baseline module is imported only when one is used
     from . import baseline as baselines
@@ -259,8 +258,11 @@ class SessionState:
             return []  # the common case: nothing to describe, filter or allow
         warnings = [*warnings, *late]
         found = self._left_by_the_test(guard, new)
-        if not spec.repeat and any(r.kind in HANDLE_KINDS for r in found):
-            found = self._left_again(item, nextitem, spec, guard, found)
+        if found and not spec.repeat:
+            from .second_run import HANDLE_KINDS  # only for a test with leftovers
+
+            if any(r.kind in HANDLE_KINDS for r in found):
+                found = self._left_again(item, nextitem, spec, guard, found)
         found += warnings
         rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
         hook = item.ihook.pytest_leakguard_ignore_resource
@@ -328,6 +330,8 @@ class SessionState:
     ) -> list[Resource]:
         """The handles of ``found`` of a kind that a second run leaves open
         again: the others were one-time set-up (see second_run.py)."""
+        from .second_run import HANDLE_KINDS, kinds_left_again
+
         settle_time = spec.settings.settle_time
 
         def left_open_since() -> Callable[[], frozenset[str]]:

@@ -56,8 +56,8 @@ class SessionState:
         self.current_nodeid = ""
         self.baseline = _load_baseline(settings)
         self.not_repeated_subtests = 0
-        #: Tests whose handles a second run reused (one-time set-up, see second_run.py).
-        self.set_up_once: list[str] = []
+        #: The test being checked left open only what its second run reused.
+        self._set_up_once = False
         # Left by a clean check for the next test (see handoff.py).
         self._handoff: Handoff | None = None
         self.quiet_gap = QuietGap(config)
@@ -157,6 +157,8 @@ class SessionState:
                 budget.take_peak(item)  # forgotten even when the check failed
         result = reporting.build_result(outcome.memory, leaks, outcome.not_repeatable)
         result["checked"] = ok and (guard is not None or outcome.memory is not None)
+        if self._set_up_once:  # rides on the report, to pytest-xdist's controller too
+            result["set_up_once"], self._set_up_once = True, False
         marking.classify(result, nodeid, self.baseline, self.settings.update_baseline)
         return marking.apply(outcome.reports, result, item)
 
@@ -364,8 +366,7 @@ class SessionState:
             )
             return found
         kept = [r for r in found if r.kind not in HANDLE_KINDS or r.kind in kinds]
-        if len(kept) < len(found):
-            self.set_up_once.append(item.nodeid)
+        self._set_up_once = len(kept) < len(found)
         return kept
 
     @contextmanager

@@ -49,8 +49,9 @@ def write_terminal_summary(terminalreporter: Any, state: SessionState) -> None:
                 write(f"note: {result['nodeid']}: {note}")
     for note in state.notes:
         write(f"note: {note}")
-    if state.set_up_once:
-        count = len(state.set_up_once)
+    set_up_once = [r["nodeid"] for r in results if r.get("set_up_once")]
+    if set_up_once:
+        count = len(set_up_once)
         write(
             f"note: {count} {'test' if count == 1 else 'tests'} left open only what "
             f"{'it' if count == 1 else 'they'} reused when run again (one-time set-up: "
@@ -58,7 +59,7 @@ def write_terminal_summary(terminalreporter: Any, state: SessionState) -> None:
             + ("" if verbose else " (-v lists them)")
         )
         if verbose:
-            for nodeid in state.set_up_once:
+            for nodeid in set_up_once:
                 write(f"    {nodeid}")
     if state.not_repeated_subtests:
         write(

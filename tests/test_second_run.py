@@ -89,17 +89,25 @@ LAZY_AND_PER_CALL = """
 """
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["alone", "xdist"])
 def test_what_a_second_run_reuses_is_one_time_set_up_and_what_it_adds_is_a_leak(
-    leakguard_pytester: pytest.Pytester,
+    leakguard_pytester: pytest.Pytester, workers: list[str]
 ) -> None:
     """A connection, a database and a worker thread made on first use and
     kept in module globals are not the first user's leak; a connection per
     call is, and so is a thread per call beside a lazy database; a signal
-    handler left installed is reported however often it is installed."""
+    handler left installed is reported however often it is installed.  Under
+    pytest-xdist the controller's summary says the same (the verdict rides on
+    the report)."""
     leakguard_pytester.makepyfile(LAZY_AND_PER_CALL)
 
     result = leakguard_pytester.runpytest_subprocess(
-        "--leakguard", "-p", "no:randomly", "-v", "--leakguard-json=report.json"
+        "--leakguard",
+        "-p",
+        "no:randomly",
+        "-v",
+        "--leakguard-json=report.json",
+        *workers,
     )
 
     result.assert_outcomes(passed=2, failed=3)
@@ -118,6 +126,10 @@ def test_what_a_second_run_reuses_is_one_time_set_up_and_what_it_adds_is_a_leak(
         for t in document["tests"]
     }
     assert kinds["test_first_to_use_the_lazy_globals"] == []
+    set_up_once = [t["nodeid"] for t in document["tests"] if t.get("set_up_once")]
+    assert [n.split("::")[-1] for n in set_up_once] == [
+        "test_first_to_use_the_lazy_globals"
+    ]
     assert kinds["test_lazy_database_and_a_thread_per_call"] == ["thread"]
 
 

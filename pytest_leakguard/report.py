@@ -8,9 +8,12 @@ every summary -- terminal, JSON, JUnit -- is built from the same data.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .units import format_size
+
+if TYPE_CHECKING:
+    from .resources import Resource
 
 STATUS = ("failed", "L", "LEAKED")
 NOT_REPEATABLE_STATUS = ("failed", "N", "NOT REPEATABLE")
@@ -35,6 +38,27 @@ def build_result(
         "memory": memory,
         "not_repeatable": not_repeatable,
     }
+
+
+def resource_leaks(resources: Sequence[Resource]) -> list[dict[str, Any]]:
+    """One leak entry per fingerprint, with a count."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for resource in resources:
+        key = (resource.kind, resource.fingerprint or resource.description)
+        if key in merged:
+            merged[key]["count"] += 1
+            merged[key]["details"].append(resource.description)
+            continue
+        merged[key] = {
+            "kind": resource.kind,
+            "summary": resource.description,
+            "site": resource.site,
+            "fingerprint": resource.fingerprint or resource.description,
+            "per_run": [1],
+            "count": 1,
+            "details": [resource.description],
+        }
+    return list(merged.values())
 
 
 def _memory_leaks(memory: dict[str, Any] | None) -> list[dict[str, Any]]:

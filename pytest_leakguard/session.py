@@ -20,6 +20,7 @@ import pytest
 from . import budget, marking
 from . import report as reporting
 from .check import check_item
+from .fixture_ownership import FixtureOwnership
 from .handoff import Handoff, QuietGap, starting_point
 from .markers import MarkSpec
 from .options import Settings
@@ -47,9 +48,7 @@ class SessionState:
         self.results: dict[str, dict[str, Any]] = {}
         self._guard: ResourceGuard | None = None
         self._allow_rules: dict[tuple[str, ...], tuple[AllowRule, ...]] = {}
-        # fixture name -> (scope, identities it opened during its setup)
-        self._fixture_owned: dict[str, tuple[str, Snapshot]] = {}
-        self._fixture_leaks: list[dict[str, Any]] = []
+        self.fixtures = FixtureOwnership()
         self._current: pytest.Item | None = None
         #: The nodeid of the item being checked ('' when none): compared
         #: with every report's, and a nodeid is built on each access.
@@ -182,8 +181,8 @@ class SessionState:
                     item, nextitem, spec, guard, before, after, outcome.unclosed
                 )
             snapshot_taken = guard
-        if self._fixture_leaks:
-            leaks += self._take_fixture_leaks()
+        if self.fixtures.leaks:
+            leaks += self.fixtures.take_leaks()
         limit = spec.settings.max_memory
         peak = budget.take_peak(item) if limit else None  # measured only then
         if peak is not None and limit and peak > limit and ok:
@@ -269,7 +268,7 @@ class SessionState:
         rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
         hook = item.ihook.pytest_leakguard_ignore_resource
         kept = filter_allowed(found, rules, lambda r: bool(hook(resource=r, item=item)))
-        return _as_leaks(kept)
+        return reporting.resource_leaks(kept)
 
     def _open_since(
         self,
@@ -286,7 +285,7 @@ class SessionState:
         open until the module ends, and waiting for them to close would cost
         the first test of every such module the whole settle time.
         """
-        new = self._not_the_fixtures(guard.new_in(before, after, 0.0))
+        new = self.fixtures.left_out(guard.new_in(before, after, 0.0))
         if not new or not self._left_by_the_test(guard, new):
             return {}, []
         if not guard.settle(new, settle_time):
@@ -296,21 +295,11 @@ class SessionState:
         # warns, if the interpreter warns about it).
         return _after_full_collection(guard, before)
 
-    def _not_the_fixtures(
-        self, new: dict[str, frozenset[str]]
-    ) -> dict[str, frozenset[str]]:
-        """``new`` less what broader fixtures opened in their setup."""
-        for _scope, owned in self._fixture_owned.values():
-            new = {
-                kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()
-            }
-        return {kind: keys for kind, keys in new.items() if keys}
-
     def _left_by_the_test(
         self, guard: ResourceGuard, new: dict[str, frozenset[str]]
     ) -> list[Resource]:
         """Describe ``new``, less what broader fixtures and other threads own."""
-        found = guard.describe(self._not_the_fixtures(new))
+        found = guard.describe(self.fixtures.left_out(new))
         # What another thread that is still running opened (a fixture's
         # server accepting connections) is that thread's owner's, and so is
         # what a thread that is not the test's made (see sites.creator_of);
@@ -347,10 +336,10 @@ class SessionState:
 
         # Broader fixtures that the second run sets up again are theirs, and
         # their teardown was checked in the first run already.
-        fixture_leaks = list(self._fixture_leaks)
         self._current, self.current_nodeid = item, item.nodeid
         try:
-            kinds = kinds_left_again(item, nextitem, left_open_since)
+            with self.fixtures.leaks_not_found_again():
+                kinds = kinds_left_again(item, nextitem, left_open_since)
         except Exception as exc:  # leakguard's own failure: the first run stands
             self._note(
                 f"{item.nodeid}: could not be run again: {type(exc).__name__}: {exc}"
@@ -358,7 +347,6 @@ class SessionState:
             return found
         finally:
             self._current, self.current_nodeid = None, ""
-            self._fixture_leaks = fixture_leaks
         if kinds is None:
             self._note(
                 f"{item.nodeid}: failed when run again to tell one-time set-up "
@@ -375,41 +363,22 @@ class SessionState:
         if fixturedef.scope == "function" or self._current is None:
             yield
             return
-        guard = self.guard
-        before = guard.snapshot()
-        try:
-            with sites.for_a_broader_fixture():
-                yield
-        finally:
-            opened = {
-                k: v - before.get(k, frozenset()) for k, v in guard.snapshot().items()
-            }
-            self._fixture_owned[fixturedef.argname] = (
-                fixturedef.scope,
-                {k: v for k, v in opened.items() if v},
-            )
+        with self.fixtures.setting_up(fixturedef, self.guard):
+            yield
 
     def fixture_finished(self, fixturedef: pytest.FixtureDef[Any], node: Any) -> None:
         """At a broader fixture's teardown, check it released what it opened."""
-        owned = self._fixture_owned.pop(fixturedef.argname, None)
-        if owned is None or self._guard is None:
-            return
-        scope, opened = owned
-        still = self._guard.still_open(opened, self.settings.settle_time)
-        found = self._guard.describe(still)
         rules = self._rules(self.settings.allow, "ini leakguard_allow")
         hook = node.ihook.pytest_leakguard_ignore_resource
-        found = filter_allowed(
-            found, rules, lambda r: bool(hook(resource=r, item=node))
-        )
-        for leak in _as_leaks(found):
-            leak["fixture"] = f"{fixturedef.argname} ({scope} scope)"
-            leak["summary"] = f"fixture {leak['fixture']} left open: {leak['summary']}"
-            self._fixture_leaks.append(leak)
 
-    def _take_fixture_leaks(self) -> list[dict[str, Any]]:
-        leaks, self._fixture_leaks = self._fixture_leaks, []
-        return leaks
+        def keep(found: list[Resource]) -> list[Resource]:
+            return filter_allowed(
+                found, rules, lambda r: bool(hook(resource=r, item=node))
+            )
+
+        self.fixtures.torn_down(
+            fixturedef, self._guard, self.settings.settle_time, keep
+        )
 
     def record(self, report: pytest.TestReport, nodeid: str) -> None:
         """Keep the JSON-able result of every test (controller side under xdist).
@@ -552,27 +521,6 @@ def _other_live_threads() -> frozenset[int]:
         for t in threading.enumerate()
         if t.ident is not None and t.ident != current
     )
-
-
-def _as_leaks(resources: list[Resource]) -> list[dict[str, Any]]:
-    """One leak entry per fingerprint, with a count."""
-    merged: dict[tuple[str, str], dict[str, Any]] = {}
-    for resource in resources:
-        key = (resource.kind, resource.fingerprint or resource.description)
-        if key in merged:
-            merged[key]["count"] += 1
-            merged[key]["details"].append(resource.description)
-            continue
-        merged[key] = {
-            "kind": resource.kind,
-            "summary": resource.description,
-            "site": resource.site,
-            "fingerprint": resource.fingerprint or resource.description,
-            "per_run": [1],
-            "count": 1,
-            "details": [resource.description],
-        }
-    return list(merged.values())
 
 
 def _keep_result(

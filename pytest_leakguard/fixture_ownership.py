@@ -1,0 +1,90 @@
+"""What a broader-scoped fixture opens is the fixture's, not its first test's.
+
+A module-, class- or session-scoped fixture is set up inside the first test
+that uses it.  Its setup is snapshotted on its own: what it opened is left out
+of every test's leftovers while it lives, and checked at the fixture's own
+teardown, where what it did not release becomes the fixture's leak (its name
+and scope), reported on the test during which the teardown ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from .report import resource_leaks
+from .resources import Resource, sites
+from .resources.guard import ResourceGuard, Snapshot
+
+
+class FixtureOwnership:
+    """The resources each live broader fixture opened, and its leaks found at teardown."""
+
+    def __init__(self) -> None:
+        #: fixture name -> (scope, identities it opened during its setup)
+        self._owned: dict[str, tuple[str, Snapshot]] = {}
+        #: Leaks found at teardowns since the last take_leaks() (tested per test).
+        self.leaks: list[dict[str, Any]] = []
+
+    @contextmanager
+    def setting_up(
+        self, fixturedef: pytest.FixtureDef[Any], guard: ResourceGuard
+    ) -> Iterator[None]:
+        """Snapshot around the fixture's setup; what it creates is not the test's."""
+        before = guard.snapshot()
+        try:
+            with sites.for_a_broader_fixture():
+                yield
+        finally:
+            opened = {
+                k: v - before.get(k, frozenset()) for k, v in guard.snapshot().items()
+            }
+            self._owned[fixturedef.argname] = (
+                fixturedef.scope,
+                {k: v for k, v in opened.items() if v},
+            )
+
+    def torn_down(
+        self,
+        fixturedef: pytest.FixtureDef[Any],
+        guard: ResourceGuard | None,
+        settle_time: float,
+        keep: Callable[[list[Resource]], list[Resource]],
+    ) -> None:
+        """Check that the fixture released what it opened; ``keep`` filters
+        what it did not (allow rules, the ignore hook)."""
+        owned = self._owned.pop(fixturedef.argname, None)
+        if owned is None or guard is None:
+            return
+        scope, opened = owned
+        found = keep(guard.describe(guard.still_open(opened, settle_time)))
+        for leak in resource_leaks(found):
+            leak["fixture"] = f"{fixturedef.argname} ({scope} scope)"
+            leak["summary"] = f"fixture {leak['fixture']} left open: {leak['summary']}"
+            self.leaks.append(leak)
+
+    def left_out(self, new: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+        """``new`` less what the live broader fixtures opened in their setup."""
+        for _scope, owned in self._owned.values():
+            new = {
+                kind: keys - owned.get(kind, frozenset()) for kind, keys in new.items()
+            }
+        return {kind: keys for kind, keys in new.items() if keys}
+
+    def take_leaks(self) -> list[dict[str, Any]]:
+        """The fixtures' leaks found since the last call (for the current test)."""
+        leaks, self.leaks = self.leaks, []
+        return leaks
+
+    @contextmanager
+    def leaks_not_found_again(self) -> Iterator[None]:
+        """Forget the leaks that teardowns find meanwhile: a test run again
+        tears down fixtures whose teardown was checked once already."""
+        kept = list(self.leaks)
+        try:
+            yield
+        finally:
+            self.leaks = kept

@@ -15,8 +15,6 @@ nothing dropped is ever reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from .runner import ItemDriver, failures_unseen, passed
@@ -26,30 +24,15 @@ HANDLE_KINDS = frozenset(
     {"socket", "file", "fd", "db-connection", "thread", "process", "asyncio"}
 )
 
-#: Kinds the second run left open, from the snapshot taken before it.
-LeftOpen = Callable[[], frozenset[str]]
 
-
-def kinds_left_again(
-    item: pytest.Item,
-    nextitem: pytest.Item | None,
-    left_open_since: Callable[[], LeftOpen],
-) -> frozenset[str] | None:
-    """Run ``item`` once more, unlogged, and say which kinds it left open again.
-
-    :param left_open_since: called before the run; what it returns is called
-        after it and gives the kinds of what was opened in between and is
-        still open (settled, described and filtered as for the first run).
-    :returns: those kinds, or None when the run did not pass (a test that
-        depends on its first run's state cannot be judged so).
-    """
-    left_open = left_open_since()
+def ran_again(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
+    """Run ``item`` once more, unlogged, with its failures unseen; say whether
+    it passed (a test that depends on its first run's state cannot be judged
+    by a second one).  Its warnings are not replayed: the first run's were
+    shown already."""
     driver = ItemDriver(item, resources=True)
     with failures_unseen():
         reports = driver.run()
         reports += driver.finish(nextitem)
     driver.keep_newest_properties()
-    # Its warnings are not replayed: the first run's were shown already.
-    if not passed(reports):
-        return None
-    return left_open()
+    return passed(reports)

@@ -11,7 +11,7 @@ import gc
 import linecache
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -321,25 +321,15 @@ class SessionState:
     ) -> list[Resource]:
         """The handles of ``found`` of a kind that a second run leaves open
         again: the others were one-time set-up (see second_run.py)."""
-        from .second_run import HANDLE_KINDS, kinds_left_again
+        from .second_run import HANDLE_KINDS, ran_again
 
-        settle_time = spec.settings.settle_time
-
-        def left_open_since() -> Callable[[], frozenset[str]]:
-            before = guard.snapshot()
-
-            def left_open() -> frozenset[str]:
-                new, _ = self._open_since(guard, before, guard.snapshot(), settle_time)
-                return frozenset(r.kind for r in self._left_by_the_test(guard, new))
-
-            return left_open
-
+        before = guard.snapshot()
         # Broader fixtures that the second run sets up again are theirs, and
         # their teardown was checked in the first run already.
         self._current, self.current_nodeid = item, item.nodeid
         try:
             with self.fixtures.leaks_not_found_again():
-                kinds = kinds_left_again(item, nextitem, left_open_since)
+                passed_again = ran_again(item, nextitem)
         except Exception as exc:  # leakguard's own failure: the first run stands
             self._note(
                 f"{item.nodeid}: could not be run again: {type(exc).__name__}: {exc}"
@@ -347,12 +337,16 @@ class SessionState:
             return found
         finally:
             self._current, self.current_nodeid = None, ""
-        if kinds is None:
+        if not passed_again:
             self._note(
                 f"{item.nodeid}: failed when run again to tell one-time set-up "
                 "from a leak; what its first run left open is reported"
             )
             return found
+        new, _ = self._open_since(
+            guard, before, guard.snapshot(), spec.settings.settle_time
+        )
+        kinds = {r.kind for r in self._left_by_the_test(guard, new)}
         kept = [r for r in found if r.kind not in HANDLE_KINDS or r.kind in kinds]
         self._set_up_once = len(kept) < len(found)
         return kept

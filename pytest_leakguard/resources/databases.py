@@ -271,13 +271,11 @@ class DatabaseChecker:
         if not _REGISTRY.entries:
             return NOTHING
         entries = _REGISTRY.entries.copy()
-        for entry in entries.values():
-            if entry.kept is None:  # new since the last snapshot: asked once
-                kept = framework_connections()
-                for entry in entries.values():
-                    if entry.kept is None:
-                        entry.kept = entry.is_one_of(kept)
-                break
+        unasked = [entry for entry in entries.values() if entry.kept is None]
+        if unasked:  # new since the last snapshot: asked once
+            kept = framework_connections()
+            for entry in unasked:
+                entry.kept = entry.is_one_of(kept)
         return (
             frozenset(
                 [

@@ -271,7 +271,7 @@ def test_an_unchanged_table_is_reused_and_any_change_is_read_again(
     assert sites.install()
     first = fds.open_fds()
     assert fds.open_fds() == first
-    assert fds._read_fds() is fds._read_fds()  # no fstat round: the same table
+    assert fds.read_table() is fds.read_table()  # no fstat round: the same table
     read_end, write_end = os.pipe()  # no audit event: the numbers tell
     try:
         assert {read_end, write_end} <= fds.open_fds().keys()
@@ -311,7 +311,7 @@ def test_the_kernels_descriptor_count_spares_the_listing(
         close_handle = checker.uninstall
     else:
         close_handle = None
-    table = fds._read_fds()
+    table = fds.read_table()
     if fds._fd_count() is None:
         pytest.skip("this kernel does not report the descriptor count")
 
@@ -320,12 +320,12 @@ def test_the_kernels_descriptor_count_spares_the_listing(
 
     with monkeypatch.context() as patched:
         patched.setattr(os, "listdir", no_listing)  # fds.os is os
-        assert fds._read_fds() is table
+        assert fds.read_table() is table
     count = fds._fd_count()
     read_end, write_end = os.pipe()  # no audit event: the count tells
     try:
         assert fds._fd_count() == count + 2  # type: ignore[operator]
-        assert {read_end, write_end} <= fds._read_fds().keys()
+        assert {read_end, write_end} <= fds.read_table().keys()
     finally:
         os.close(read_end)
         os.close(write_end)

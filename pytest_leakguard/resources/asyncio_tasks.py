@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-from .base import NOTHING, Resource
+from .base import NOTHING, Resource, SameAnswer
 from .sys_hooks import caller_site, creation_site, format_site, is_library_file
 
 
@@ -123,6 +123,7 @@ class AsyncioChecker:
             weakref.WeakKeyDictionary()
         )
         self._original_init: Any = None
+        self._answer = SameAnswer()
 
     def install(self) -> None:
         """Start tracking loops created from now on; idempotent."""
@@ -191,7 +192,7 @@ class AsyncioChecker:
         if "asyncio" not in sys.modules:
             return NOTHING
         self.install()
-        return frozenset(self._current()) or NOTHING
+        return self._answer(self._current())
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Say which loop is open or which coroutine is pending, and where it began."""

@@ -16,6 +16,23 @@ from typing import NamedTuple, Protocol, runtime_checkable
 NOTHING: frozenset[str] = frozenset()
 
 
+class SameAnswer:
+    """Turns a checker's keys into its answer: the last answer itself when
+    the keys are the same, so that an unchanged answer is the same object."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = NOTHING
+
+    def __call__(self, keys: Iterable[str]) -> frozenset[str]:
+        answer = frozenset(keys)
+        if answer == self.last:
+            return self.last
+        self.last = answer = answer or NOTHING
+        return answer
+
+
 class Resource(NamedTuple):
     """One resource a test (or fixture) left open, already formatted for reports.
 
@@ -53,6 +70,14 @@ class ResourceChecker(Protocol):
     only for leftovers and may do more work.  Both must never raise for a
     resource that vanished or cannot be inspected: skip it (and say so in the
     description when partially known).
+
+    A checker may also have ``signals``: a tuple of cheap callables taking no
+    argument, such that while each returns the very object (``is``) it
+    returned before the checker's last snapshot, that snapshot's answer still
+    holds.  When every checker has them and none moved, the guard reuses the
+    last answers without asking (a quiet round: most tests change nothing).
+    A ``snapshot`` that answers with the same set while nothing changed is a
+    valid signal of its own checker.
     """
 
     kind: str

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import sites
-from .base import NOTHING, Resource
+from .base import NOTHING, Resource, SameAnswer
 from .fds import fds_open_on
 from .files import normalize_path
 from .lazy_globals import framework_connections
@@ -244,6 +244,7 @@ class DatabaseChecker:
         self.drivers = {driver.name: driver for driver in drivers}
         for driver in self.drivers.values():
             _REGISTRY.add(driver)
+        self._answer = SameAnswer()
 
     @property
     def unavailable_reason(self) -> str | None:
@@ -276,18 +277,15 @@ class DatabaseChecker:
             kept = framework_connections()
             for entry in unasked:
                 entry.kept = entry.is_one_of(kept)
-        return (
-            frozenset(
-                [
-                    f"{self.kind}:{entry.driver.name}:{serial}"
-                    for serial, entry in entries.items()
-                    if not entry.kept
-                    and entry.driver.name in self.drivers
-                    and entry.is_open()
-                ]
-            )
-            or NOTHING
-        )  # none open: the shared empty set, as other checkers answer
+        return self._answer(
+            [
+                f"{self.kind}:{entry.driver.name}:{serial}"
+                for serial, entry in entries.items()
+                if not entry.kept
+                and entry.driver.name in self.drivers
+                and entry.is_open()
+            ]
+        )
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe the connections of ``keys`` that are still open."""

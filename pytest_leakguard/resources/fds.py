@@ -81,7 +81,7 @@ def share_fd_table(
     ``ResourceGuard.snapshot``).  Shared until :func:`unshare_fd_table`.
     """
     global _shared_table
-    _shared_table = _read_fds() if table is None else table
+    _shared_table = read_table() if table is None else table
     return _shared_table
 
 
@@ -125,7 +125,7 @@ def open_fds() -> dict[int, FdIdentity]:
     """
     if _shared_table is not None:
         return dict(_shared_table)
-    return _read_fds()
+    return read_table()
 
 
 class _Reading:
@@ -205,8 +205,9 @@ def _fd_count() -> int | None:
         return None
 
 
-def _read_fds() -> dict[int, FdIdentity]:
-    """The table, re-using the last one when nothing can have changed.
+def read_table() -> dict[int, FdIdentity]:
+    """The table, re-using the last one when nothing can have changed: the
+    same object then, which makes it the descriptor checkers' ``signals``.
 
     Listing /proc is half the cost; the other half, one ``fstat`` per
     descriptor, is skipped when the audit hook saw no open, socket or spawn
@@ -326,6 +327,9 @@ class FdChecker:
     """
 
     kind = "fd"
+    #: Read by the guard instead of asking (see ResourceChecker): the table
+    #: the keys are built from is the same object while nothing changed.
+    signals = (read_table,)
 
     def __init__(self) -> None:
         self.unavailable_reason = proc_unavailable_reason()

@@ -33,6 +33,7 @@ from .fds import (
     fd_target,
     open_fds,
     proc_unavailable_reason,
+    read_table,
 )
 
 DELETED_SUFFIX = " (deleted)"
@@ -77,6 +78,9 @@ class FileChecker:
     """
 
     kind = "file"
+    #: Read by the guard instead of asking (see ResourceChecker): the table
+    #: the keys are built from is the same object while nothing changed.
+    signals = (read_table,)
 
     def __init__(self) -> None:
         self.unavailable_reason = proc_unavailable_reason()

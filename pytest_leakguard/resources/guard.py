@@ -12,6 +12,7 @@ import itertools
 import operator
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from . import lazy_globals
 from .base import Resource, ResourceChecker
@@ -90,6 +91,11 @@ class ResourceGuard:
         self.last_fd_table: FdTable | None = None
         #: The last snapshot round's result.
         self.last_snapshot: Snapshot = {}
+        #: What the checkers' answers depend on (see ``_signal_plan``), and
+        #: per checker, which signal is its answer (None: ask it).
+        self._signals, self._answer_at = _signal_plan(self.checkers)
+        #: The signals read for the last full round (None: none was complete).
+        self._last_signals: list[object] | None = None
 
     @property
     def kinds(self) -> list[str]:
@@ -107,25 +113,45 @@ class ResourceGuard:
                 self._note(note)
             if created:
                 fd_table = None  # it may have opened descriptors since
+        # This runs once or twice per test: comprehensions, and the rest in
+        # C.  A failing checker makes the round go again, one checker at a
+        # time, to note it and go on without it (and the next round asks
+        # every checker again).
+        try:
+            signals: list[object] | None = [read() for read in self._signals]
+        except Exception:
+            signals = None
+        before, self._last_signals = self._last_signals, None
+        if (
+            signals is not None
+            and before is not None
+            and all(map(operator.is_, signals, before))
+        ):
+            self._last_signals = before
+            return self.last_snapshot  # a quiet round: every answer stands
         self.last_fd_table = share_fd_table(fd_table)
         try:
-            # This runs once or twice per test: one comprehension, and the
-            # rest in C.  A failing checker makes the round go again, one
-            # checker at a time, to note it and go on without it.
-            try:
-                answers = [take() for take in self._takers]
-            except Exception:
+            answers: list[Any] | None = None  # a signal's answer is an object
+            if signals is not None:
+                try:
+                    answers = [
+                        take() if at is None else signals[at]
+                        for take, at in zip(self._takers, self._answer_at, strict=True)
+                    ]
+                except Exception:
+                    signals = None
+            if answers is None:
                 answers = [self._snapshot(checker) for checker in self.checkers]
             if not all(map(isinstance, answers, _FROZENSET)):
                 answers = [frozenset(keys) for keys in answers]
             last = self._last_answers
-            if len(answers) == len(last) and all(map(operator.is_, answers, last)):
-                # Every checker answered with the set of the last round: that
-                # round's snapshot itself, so that comparing it is one test.
-                return self.last_snapshot
-            self._last_answers = answers
-            self.last_snapshot = snapshot = dict(zip(self._kinds, answers, strict=True))
-            return snapshot
+            if len(answers) != len(last) or not all(map(operator.is_, answers, last)):
+                self._last_answers = answers
+                self.last_snapshot = dict(zip(self._kinds, answers, strict=True))
+            # else every checker answered with the set of the last round: that
+            # round's snapshot itself, so that comparing it is one test.
+            self._last_signals = signals
+            return self.last_snapshot
         finally:
             unshare_fd_table()
 
@@ -253,6 +279,33 @@ class ResourceGuard:
     def _note(self, note: str) -> None:
         if note not in self.notes:
             self.notes.append(note)
+
+
+def _signal_plan(
+    checkers: Sequence[ResourceChecker],
+) -> tuple[tuple[Callable[[], object], ...], tuple[int | None, ...]]:
+    """The signals to read each round, each once, and per checker the index
+    of the one that is its answer.
+
+    A checker's ``signals`` are read instead of asking it (the descriptor
+    checkers share theirs); a checker without them is its own signal, so
+    that it is asked once per round.
+    """
+    signals: dict[int, int] = {}  # id -> index: a signal may not be hashable
+    readers: list[Callable[[], object]] = []
+    answer_at: list[int | None] = []
+    for checker in checkers:
+        own = getattr(checker, "signals", None)
+        if isinstance(own, tuple) and own and all(map(callable, own)):
+            answer_at.append(None)
+        else:
+            own = (checker.snapshot,)
+            answer_at.append(len(readers))
+        for signal in own:
+            if id(signal) not in signals:
+                signals[id(signal)] = len(readers)
+                readers.append(signal)
+    return tuple(readers), tuple(answer_at)
 
 
 def filter_allowed(

@@ -20,7 +20,7 @@ import sys
 import weakref
 from collections.abc import Iterable, Iterator
 
-from .base import NOTHING, Resource
+from .base import Resource, SameAnswer
 from .sys_hooks import creation_site, safe_repr, type_name
 
 #: pytest adds and removes its capture handlers around every phase
@@ -169,6 +169,7 @@ class LoggingHandlerChecker:
 
     def __init__(self) -> None:
         self._index = _LoggerIndex()
+        self._answer = SameAnswer()
 
     def snapshot(self) -> frozenset[str]:
         """``id class on logger`` for every handler not owned by pytest or leakguard."""
@@ -177,7 +178,7 @@ class LoggingHandlerChecker:
             key = _key(name, handler)
             if key:
                 keys.append(key)
-        return frozenset(keys) if keys else NOTHING
+        return self._answer(keys)
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Which handler is on which logger, what it writes to, where it was made."""

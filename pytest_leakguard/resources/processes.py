@@ -32,7 +32,7 @@ from types import FrameType
 from typing import Any
 
 from . import sites
-from .base import NOTHING, Resource
+from .base import NOTHING, Resource, SameAnswer
 from .lazy_globals import multiprocessing_helpers
 
 PROC = "/proc"
@@ -89,6 +89,7 @@ class ProcessChecker:
         if not os.path.isdir(f"{PROC}/self/task"):
             self.unavailable_reason = "cannot list child processes (no /proc)"
         self._none_since: int | None = None  # spawn count when last seen childless
+        self._answer = SameAnswer()
         self._wrapped_fork_exec: Any = None  # our wrapper, while installed
 
     def install(self) -> None:
@@ -120,7 +121,7 @@ class ProcessChecker:
             if stat is not None:
                 keys.append(f"process:{pid}:{stat[3]}")
         self._none_since = None if keys else changes
-        return frozenset(keys) if keys else NOTHING
+        return self._answer(keys)
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Describe the children of ``keys`` that still exist (not

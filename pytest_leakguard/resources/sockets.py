@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 from . import sites
 from .base import Resource
-from .fds import TableKeys, fd_of, open_fds, proc_unavailable_reason
+from .fds import TableKeys, fd_of, open_fds, proc_unavailable_reason, read_table
 from .files import normalize_path
 
 NET_DIR = "/proc/self/net"
@@ -84,6 +84,9 @@ class SocketChecker:
     """
 
     kind = "socket"
+    #: Read by the guard instead of asking (see ResourceChecker): the table
+    #: the keys are built from is the same object while nothing changed.
+    signals = (read_table,)
 
     def __init__(self) -> None:
         self.unavailable_reason = proc_unavailable_reason()

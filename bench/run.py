@@ -3,6 +3,7 @@
 
     python bench/run.py [--quick] [--reps N] [--only N,N] [--json PATH] [--profile]
                         [--instructions] [--phases] [--keep]
+    python bench/run.py --pool RUN.json [RUN.json ...]
 
 Each figure compares two pytest processes over a throwaway suite written to a
 temporary directory.  Both sides of a comparison load the same plugins (the
@@ -31,6 +32,9 @@ counted once by valgrind's cachegrind (when valgrind is installed).
 ``--phases`` says where the wall time goes: each configuration is run again
 ``--reps`` times with ``bench/phase_clock.py``, which stamps the phases of the
 run (start-up, configuration, collection, the test loop, the end, the exit).
+``--pool`` runs nothing: it prints the table over the repetitions of several
+earlier runs' ``--json`` dumps, each run's pairs kept together (the README's
+pooled figures).
 """
 
 from __future__ import annotations
@@ -725,6 +729,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated suites")
     parser.add_argument(
+        "--pool",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: print the figures of earlier --json dumps' runs together",
+    )
+    parser.add_argument(
         "--only",
         metavar="N,N",
         help="run only these figures, by number (e.g. 4,5); the heap row needs 2",
@@ -735,10 +746,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def pooled_times(paths: list[Path]) -> dict[str, list[float]]:
+    """Every configuration's wall times from several ``--json`` dumps, run
+    after run, so that each repetition's pair stays a pair.
+
+    :raises SystemExit: naming a file that is not such a dump.
+    """
+    times: dict[str, list[float]] = {}
+    for path in paths:
+        try:
+            dumped = json.loads(path.read_text())["times_s"]
+            runs = {str(k): [float(t) for t in v] for k, v in dumped.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SystemExit(
+                f"bench: cannot pool {path}: not a --json dump ({exc!r})"
+            ) from None
+        for key, values in runs.items():
+            times.setdefault(key, []).extend(values)
+    return times
+
+
+def print_pooled(paths: list[Path], tmp: Path) -> None:
+    """The table over the repetitions of several runs (``--pool``)."""
+    times = pooled_times(paths)
+    comparisons = [
+        c
+        for c in build(tmp)
+        if len(times.get(c.baseline.key, ())) == len(times.get(c.checked.key, ())) > 0
+    ]
+    if not comparisons:
+        raise SystemExit("bench: the dumps hold no figure measured on both sides")
+    pairs = {len(times[c.baseline.key]) for c in comparisons}
+    print(
+        f"{len(paths)} runs pooled: {'/'.join(map(str, sorted(pairs)))} pairs per figure\n"
+    )
+    print_table(figures(comparisons, times))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="leakguard-bench-"))
     try:
+        if args.pool:
+            print_pooled(args.pool, tmp)
+            return 0
         comparisons = build(tmp)
         if args.only:
             wanted = tuple(f"{n.strip()} " for n in args.only.split(","))

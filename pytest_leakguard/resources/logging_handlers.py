@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import operator
 import os
 import sys
 import weakref
@@ -32,6 +33,10 @@ IGNORED_MODULE_PREFIXES = ("_pytest.", "pytest_leakguard")
 #: pytest's and leakguard's handler classes met so far: they live as long
 #: as the process anyway, and pytest's sit on the root logger all session.
 _IGNORED_TYPES: set[type] = set()
+
+
+#: A logger's handlers, read in C (to skip the loggers without any).
+_HANDLERS = operator.attrgetter("handlers")
 
 
 def _key(name: str, handler: logging.Handler) -> str | None:
@@ -94,15 +99,12 @@ class _LoggerIndex:
 def _handlers_by_logger(index: _LoggerIndex) -> Iterator[tuple[str, logging.Handler]]:
     """``(logger name, handler)`` for every handler on every real logger,
     less the library idiom (see :func:`_without_library_idiom`)."""
-    root = logging.getLogger()
-    for handler in root.handlers:
+    for handler in logging.root.handlers:
         yield "root", handler
-    for logger in index.loggers():
-        handlers = logger.handlers
-        if handlers:
-            name = logger.name
-            for handler in _without_library_idiom(name, handlers):
-                yield name, handler
+    for logger in filter(_HANDLERS, index.loggers()):
+        name = logger.name
+        for handler in _without_library_idiom(name, logger.handlers):
+            yield name, handler
 
 
 def _without_library_idiom(
@@ -172,12 +174,22 @@ class LoggingHandlerChecker:
         self._answer = SameAnswer()
 
     def snapshot(self) -> frozenset[str]:
-        """``id class on logger`` for every handler not owned by pytest or leakguard."""
+        """``id class on logger`` for every handler not owned by pytest or leakguard.
+
+        The walk of :func:`_handlers_by_logger`, written out: this runs after
+        every test, and pytest's own handlers sit on the root logger all along.
+        """
         keys = []
-        for name, handler in _handlers_by_logger(self._index):
-            key = _key(name, handler)
+        for handler in logging.root.handlers:
+            key = _key("root", handler)
             if key:
                 keys.append(key)
+        for logger in filter(_HANDLERS, self._index.loggers()):
+            name = logger.name
+            for handler in _without_library_idiom(name, logger.handlers):
+                key = _key(name, handler)
+                if key:
+                    keys.append(key)
         return self._answer(keys)
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:

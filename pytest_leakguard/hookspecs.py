@@ -20,7 +20,8 @@ def pytest_leakguard_resource_checkers(config: pytest.Config) -> list[ResourceCh
 
     Called once per session; every implementation's list is used.  A checker
     has a ``kind``, a cheap ``snapshot()`` of string identities and a
-    ``describe(keys)`` for leftovers (see ``pytest_leakguard.ResourceChecker``).
+    ``describe(keys)`` for leftovers, and may have ``signals`` (see
+    ``pytest_leakguard.ResourceChecker``).
 
     Example, a blinker receiver registry::
 

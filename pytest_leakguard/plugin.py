@@ -224,6 +224,11 @@ class LeakGuardPlugin:
         if not manager.has_plugin(STATUS_PLUGIN):
             manager.register(LeakStatus(), STATUS_PLUGIN)
 
+    @pytest.hookimpl(optionalhook=True)  # pytest-xdist's controller only
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A worker finished: its notes are printed here, with the others."""
+        self.state.worker_finished(getattr(node, "workeroutput", None))
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         self.state.terminal_summary(terminalreporter)
 

@@ -37,6 +37,9 @@ from .runner import ItemDriver, Reports, passed
 if TYPE_CHECKING:  # the baseline module is imported only when one is used
     from . import baseline as baselines
 
+#: The key of a pytest-xdist worker's notes in what it sends when it finishes.
+WORKER_NOTES = "leakguard_notes"
+
 
 class SessionState:
     """Everything leakguard keeps for one session (never the tests' objects)."""
@@ -448,7 +451,12 @@ class SessionState:
             # Known only once the first test added the audit hook (sites.py).
             self._note(f"db-connection checks unavailable: {sites.unavailable_reason}")
         if hasattr(self.config, "workerinput"):
-            return  # the controller writes the files, from every worker's reports
+            # The controller writes the files, from every worker's reports,
+            # and prints this worker's notes (pytest_testnodedown).
+            output = getattr(self.config, "workeroutput", None)
+            if isinstance(output, dict):
+                output[WORKER_NOTES] = list(self.notes)
+            return
         if self.settings.update_baseline and self.settings.baseline_path:
             self._write_baseline(self.settings.baseline_path)
         if self.settings.json_path or self.settings.html_path:
@@ -460,6 +468,13 @@ class SessionState:
                 from .htmlreport import write_html
 
                 write_html(self.settings.html_path, document(self))
+
+    def worker_finished(self, output: object) -> None:
+        """Take in the notes a pytest-xdist worker sent when it finished
+        (each once: every worker may note the same unavailable check)."""
+        notes = output.get(WORKER_NOTES) if isinstance(output, dict) else None
+        for note in notes if isinstance(notes, list) else ():
+            self._note(str(note))
 
     def _write_baseline(self, path: str) -> None:
         """This run's leaks, plus the entries of tests that did not run now."""

@@ -218,6 +218,42 @@ def test_xdist_gives_the_same_verdicts_summary_and_json_as_a_serial_run(
         result.stdout.no_fnmatch_line("*- LEAKED*")
 
 
+def test_xdist_workers_notes_reach_the_controllers_summary_and_json(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A checker that fails on the workers is noted there; the controller,
+    which prints the summary and writes the JSON, says so once."""
+    pytest.importorskip("xdist")
+    leakguard_pytester.makeconftest(
+        """
+        class BrokenChecker:
+            kind = "broken"
+
+            def snapshot(self):
+                raise RuntimeError("registry gone")
+
+            def describe(self, keys):
+                return []
+
+        def pytest_leakguard_resource_checkers(config):
+            return [BrokenChecker()]
+        """
+    )
+    leakguard_pytester.makepyfile(
+        "".join(f"def test_{n}():\n    assert {n} + 1\n\n" for n in range(4))
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--leakguard-json=report.json", "-n", "2"
+    )
+
+    result.assert_outcomes(passed=4)
+    note = "note: resource checker 'broken' failed: RuntimeError: registry gone"
+    assert result.stdout.lines.count(note) == 1
+    document = json.loads((leakguard_pytester.path / "report.json").read_text())
+    assert document["notes"].count(note.removeprefix("note: ")) == 1
+
+
 @pytest.mark.parametrize("runner", ["leakguard", "late plugin", "early plugin"])
 def test_every_test_is_in_the_json_whoever_runs_it(
     leakguard_pytester: pytest.Pytester, runner: str

@@ -6,7 +6,7 @@ import functools
 from collections import deque
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)  # noqa: UP033 -- spelled out, beside maxsize=32 below
 def quote_unbounded(cart: tuple[tuple[str, int], ...], request_id: str) -> float:
     """LEAK: the request id makes every key new, and nothing is ever evicted."""
     return sum(qty * 9.99 for _, qty in cart)

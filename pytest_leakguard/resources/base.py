@@ -74,10 +74,11 @@ class ResourceChecker(Protocol):
     A checker may also have ``signals``: a tuple of cheap callables taking no
     argument, such that while each returns the very object (``is``) it
     returned before the checker's last snapshot, that snapshot's answer still
-    holds.  When every checker has them and none moved, the guard reuses the
-    last answers without asking (a quiet round: most tests change nothing).
-    A ``snapshot`` that answers with the same set while nothing changed is a
-    valid signal of its own checker.
+    holds.  A checker without them is its own signal: its snapshot, asked
+    once per round.  When no signal moved since the last full round, the
+    round is quiet (most tests change nothing): the guard keeps that round's
+    answers and does not ask the checkers that have signals.  So a snapshot
+    should answer with the very same set object while nothing changed.
     """
 
     kind: str

@@ -174,22 +174,12 @@ class LoggingHandlerChecker:
         self._answer = SameAnswer()
 
     def snapshot(self) -> frozenset[str]:
-        """``id class on logger`` for every handler not owned by pytest or leakguard.
-
-        The walk of :func:`_handlers_by_logger`, written out: this runs after
-        every test, and pytest's own handlers sit on the root logger all along.
-        """
+        """``id class on logger`` for every handler not owned by pytest or leakguard."""
         keys = []
-        for handler in logging.root.handlers:
-            key = _key("root", handler)
+        for name, handler in _handlers_by_logger(self._index):
+            key = _key(name, handler)
             if key:
                 keys.append(key)
-        for logger in filter(_HANDLERS, self._index.loggers()):
-            name = logger.name
-            for handler in _without_library_idiom(name, logger.handlers):
-                key = _key(name, handler)
-                if key:
-                    keys.append(key)
         return self._answer(keys)
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:

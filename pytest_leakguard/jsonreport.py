@@ -15,9 +15,9 @@ VERSION = 1
 
 def document(state: SessionState) -> dict[str, Any]:
     """The run as plain data: settings, totals and one entry per test."""
-    tests = sorted(state.results.values(), key=lambda t: t["nodeid"])
+    tests = sorted(state.results.entries.values(), key=lambda t: t["nodeid"])
     settings = state.settings
-    fixed = state.fixed_baseline_entries()
+    fixed = state.results.fixed_baseline_entries()
     return {
         "version": VERSION,
         "settings": {

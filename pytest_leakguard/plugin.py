@@ -112,7 +112,7 @@ class ReportRecorder:
             return
         self._restore_repr(report)
         self._plugin.show_status_of(getattr(report, "leakguard", None))
-        state.record(report, nodeid)
+        state.results.record(report, nodeid)
 
 
 class LeakGuardPlugin:
@@ -193,7 +193,7 @@ class LeakGuardPlugin:
         ihook.pytest_runtest_logstart(nodeid=nodeid, location=location)
         reports = self.state.check(item, nextitem, spec, nodeid)
         if not self.recorder:  # recorded here, before the terminal logs them
-            self.show_status_of(self.state.record_checked(reports, nodeid))
+            self.show_status_of(self.state.results.record_checked(reports, nodeid))
         for rep in reports:
             ihook.pytest_runtest_logreport(report=rep)
         ihook.pytest_runtest_logfinish(nodeid=nodeid, location=location)

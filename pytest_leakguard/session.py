@@ -1,8 +1,8 @@
-"""Per-session state: the resource guard, fixture ownership, collected results.
+"""Per-session state: the resource guard, fixture ownership, each test's check.
 
-Built only when leakguard is enabled.  Everything the terminal summary and
-the JSON document need is taken from the reports (``report.leakguard``), so a
-pytest-xdist controller builds them from its workers' reports.
+Built only when leakguard is enabled.  The tests' results are kept in
+:mod:`results`, taken from the reports, so that a pytest-xdist controller
+builds its summary and documents from its workers' reports.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -32,10 +32,8 @@ from .resources.guard import (
     filter_allowed,
     parse_allow_rules,
 )
+from .results import SessionResults
 from .runner import ItemDriver, Reports, passed
-
-if TYPE_CHECKING:  # the baseline module is imported only when one is used
-    from . import baseline as baselines
 
 #: The key of a pytest-xdist worker's notes in what it sends when it finishes.
 WORKER_NOTES = "leakguard_notes"
@@ -48,7 +46,7 @@ class SessionState:
         self.config = config
         self.settings = settings
         self.notes: list[str] = []
-        self.results: dict[str, dict[str, Any]] = {}
+        self.results = SessionResults(settings)
         self._guard: ResourceGuard | None = None
         self._allow_rules: dict[tuple[str, ...], tuple[AllowRule, ...]] = {}
         self.fixtures = FixtureOwnership()
@@ -56,7 +54,6 @@ class SessionState:
         #: The nodeid of the item being checked ('' when none): compared
         #: with every report's, and a nodeid is built on each access.
         self.current_nodeid = ""
-        self.baseline = _load_baseline(settings)
         self.not_repeated_subtests = 0
         #: The test being checked left open only what its second run reused.
         self._set_up_once = False
@@ -161,7 +158,9 @@ class SessionState:
         result["checked"] = ok and (guard is not None or outcome.memory is not None)
         if self._set_up_once:  # rides on the report, to pytest-xdist's controller too
             result["set_up_once"], self._set_up_once = True, False
-        marking.classify(result, nodeid, self.baseline, self.settings.update_baseline)
+        marking.classify(
+            result, nodeid, self.results.baseline, self.settings.update_baseline
+        )
         return marking.apply(outcome.reports, result, item)
 
     def _leaks_besides_memory(
@@ -377,74 +376,10 @@ class SessionState:
             fixturedef, self._guard, self.settings.settle_time, keep
         )
 
-    def record(self, report: pytest.TestReport, nodeid: str) -> None:
-        """Keep the JSON-able result of every test (controller side under xdist).
-
-        :param nodeid: ``report.nodeid``, which pytest builds on each access.
-        """
-        entry = self._entry(nodeid, report.outcome)
-        if report.when == "call" or report.outcome != "passed":
-            entry["outcome"] = report.outcome
-        result = getattr(report, "leakguard", None)
-        if result:
-            _keep_result(entry, result, report)
-
-    def record_checked(self, reports: Reports, nodeid: str) -> dict[str, Any] | None:
-        """:meth:`record` the reports of one checked test, in one go (this
-        runs for every test).  The result a report carries becomes the test's
-        entry itself: no copy, and no new object for the collector, per test.
-
-        :returns: that result, if any.
-        """
-        if not reports:
-            return None
-        entry = self.results.get(nodeid)
-        outcome = reports[0].outcome if entry is None else entry["outcome"]
-        carrier = None
-        for report in reports:
-            if report.when == "call" or report.outcome != "passed":
-                outcome = report.outcome
-            if carrier is None and getattr(report, "leakguard", None):
-                carrier = report
-        if carrier is None:
-            self._entry(nodeid, outcome)["outcome"] = outcome
-            return None
-        result: dict[str, Any] = carrier.leakguard
-        if entry is None:
-            self.results[nodeid] = entry = result
-            entry["nodeid"] = nodeid
-            entry["location"] = _location(carrier)
-        else:
-            _keep_result(entry, result, carrier)
-        entry["outcome"] = outcome
-        return result
-
-    def _entry(self, nodeid: str, outcome: str) -> dict[str, Any]:
-        """The test's entry in :attr:`results`, made with ``outcome`` if new."""
-        entry = self.results.get(nodeid)
-        if entry is None:
-            entry = self.results[nodeid] = {
-                "nodeid": nodeid,
-                "checked": False,
-                "leaked": False,
-                "leaks": [],
-                "outcome": outcome,
-            }
-        return entry
-
     def terminal_summary(self, terminalreporter: Any) -> None:
         from .summary import write_terminal_summary
 
         write_terminal_summary(terminalreporter, self)
-
-    def fixed_baseline_entries(self) -> list[baselines.Entry]:
-        """Known leaks that did not show up again among the tests checked now."""
-        if self.baseline is None:
-            return []
-        checked = {
-            nodeid: r["leaks"] for nodeid, r in self.results.items() if r.get("checked")
-        }
-        return self.baseline.fixed(checked)
 
     def session_finished(self, session: pytest.Session) -> None:
         if self._guard is not None and sites.unavailable_reason:
@@ -458,7 +393,7 @@ class SessionState:
                 output[WORKER_NOTES] = list(self.notes)
             return
         if self.settings.update_baseline and self.settings.baseline_path:
-            self._write_baseline(self.settings.baseline_path)
+            self.notes.append(self.results.write_baseline(self.settings.baseline_path))
         if self.settings.json_path or self.settings.html_path:
             from .jsonreport import document, write_json
 
@@ -475,39 +410,6 @@ class SessionState:
         notes = output.get(WORKER_NOTES) if isinstance(output, dict) else None
         for note in notes if isinstance(notes, list) else ():
             self._note(str(note))
-
-    def _write_baseline(self, path: str) -> None:
-        """This run's leaks, plus the entries of tests that did not run now."""
-        from . import baseline as baselines
-
-        ran = set(self.results)
-        kept = [
-            e
-            for e in (self.baseline.entries if self.baseline else [])
-            if e.nodeid not in ran
-        ]
-        current = [
-            baselines.entry_of(nodeid, leak)
-            for nodeid, r in self.results.items()
-            for leak in r.get("leaks", [])
-        ]
-        baselines.write(path, kept + current)
-        self.notes.append(
-            f"baseline written to {path}: {len(kept) + len(current)} known leaks"
-        )
-
-
-def _load_baseline(settings: Settings) -> baselines.Baseline | None:
-    if not settings.baseline_path:
-        return None
-    if settings.update_baseline and not os.path.exists(settings.baseline_path):
-        return None
-    from . import baseline as baselines
-
-    try:
-        return baselines.load(settings.baseline_path)
-    except baselines.BaselineError as exc:
-        raise pytest.UsageError(str(exc)) from None
 
 
 def _after_full_collection(
@@ -530,21 +432,6 @@ def _other_live_threads() -> frozenset[int]:
         for t in threading.enumerate()
         if t.ident is not None and t.ident != current
     )
-
-
-def _keep_result(
-    entry: dict[str, Any], result: dict[str, Any], report: pytest.TestReport
-) -> None:
-    """Copy a leakguard result into a test's entry, with where the test is."""
-    entry.update(result)
-    entry["location"] = _location(report)
-
-
-def _location(report: pytest.TestReport) -> tuple[str, int | None]:
-    """(path, 1-based line) of the test (a tuple: the collector stops
-    tracking it, and JSON writes it as a list)."""
-    path, lineno, _ = report.location
-    return path, lineno + 1 if lineno is not None else None
 
 
 __all__ = ["SessionState"]

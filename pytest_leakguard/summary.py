@@ -13,12 +13,12 @@ if TYPE_CHECKING:
 
 def write_terminal_summary(terminalreporter: Any, state: SessionState) -> None:
     """New, known and fixed leaks, one line each, then totals; figures per run with -v."""
-    results = list(state.results.values())
+    results = list(state.results.entries.values())
     checked = [r for r in results if r.get("checked")]
     new = [r for r in results if r.get("leaked") and r.get("failing")]
     known = [r for r in results if r.get("leaked") and not r.get("failing")]
     not_repeatable = [r for r in results if r.get("not_repeatable")]
-    fixed = state.fixed_baseline_entries()
+    fixed = state.results.fixed_baseline_entries()
     if not checked and not results and not state.notes:
         return
     write = terminalreporter.write_line
@@ -68,7 +68,7 @@ def write_terminal_summary(terminalreporter: Any, state: SessionState) -> None:
         )
     repeated = sum(1 for r in checked if r.get("memory") is not None)
     totals = f"{len(checked)} tests checked ({repeated} repeated), {len(new) + len(known)} leaked"
-    if state.baseline is not None or state.settings.update_baseline:
+    if state.results.baseline is not None or state.settings.update_baseline:
         totals += f" ({len(new)} new, {len(known)} known), {len(fixed)} fixed"
     write(totals)
     if os.environ.get("GITHUB_ACTIONS") == "true":

@@ -6,11 +6,14 @@ and so does a test that opens one per call and never closes it.  One run
 cannot tell them apart; a second one can.  Run again, the first test reuses
 what it set up and leaves nothing new, while the leaky one leaves one more.
 
-Only handles are judged so: a registration (a logging handler, a signal
-handler, an atexit callback, a sys hook) is reported whenever it is left in
-place, since it changes what every later test runs with, however often the
-test adds it.  A resource only known by its ResourceWarning was dropped, and
-nothing dropped is ever reused.
+Handles are judged so, and atexit callbacks: a callback changes nothing until
+the interpreter exits, so what matters is whether it piles up (certifi's
+``where()`` registers its clean-up once, on its first call, from whichever
+test first makes an SSL context).  A registration that changes what every
+later test runs with (a logging handler, a signal handler, a sys hook) is
+reported whenever it is left in place, however often the test adds it.  A
+resource only known by its ResourceWarning was dropped, and nothing dropped
+is ever reused.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import pytest
 from .runner import ItemDriver, failures_unseen, passed
 
 #: Kinds whose leftovers a second run confirms (see the module's docstring).
-HANDLE_KINDS = frozenset(
-    {"socket", "file", "fd", "db-connection", "thread", "process", "asyncio"}
+SECOND_RUN_KINDS = frozenset(
+    {"socket", "file", "fd", "db-connection", "thread", "process", "asyncio", "atexit"}
 )
 
 

@@ -262,9 +262,9 @@ class SessionState:
         warnings = [*warnings, *late]
         found = self._left_by_the_test(guard, new)
         if found and not spec.repeat:
-            from .second_run import HANDLE_KINDS  # only for a test with leftovers
+            from .second_run import SECOND_RUN_KINDS  # only for a test with leftovers
 
-            if any(r.kind in HANDLE_KINDS for r in found):
+            if any(r.kind in SECOND_RUN_KINDS for r in found):
                 found = self._left_again(item, nextitem, spec, guard, found)
         found += warnings
         rules = self._rules(spec.settings.allow, f"{item.nodeid} (marker or ini)")
@@ -321,9 +321,9 @@ class SessionState:
         guard: ResourceGuard,
         found: list[Resource],
     ) -> list[Resource]:
-        """The handles of ``found`` of a kind that a second run leaves open
+        """The leftovers of ``found`` of a kind that a second run leaves open
         again: the others were one-time set-up (see second_run.py)."""
-        from .second_run import HANDLE_KINDS, ran_again
+        from .second_run import SECOND_RUN_KINDS, ran_again
 
         before = guard.snapshot()
         # Broader fixtures that the second run sets up again are theirs, and
@@ -349,7 +349,7 @@ class SessionState:
             guard, before, guard.snapshot(), spec.settings.settle_time
         )
         kinds = {r.kind for r in self._left_by_the_test(guard, new)}
-        kept = [r for r in found if r.kind not in HANDLE_KINDS or r.kind in kinds]
+        kept = [r for r in found if r.kind not in SECOND_RUN_KINDS or r.kind in kinds]
         self._set_up_once = len(kept) < len(found)
         return kept
 

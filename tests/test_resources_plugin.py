@@ -321,6 +321,59 @@ def test_file_dropped_without_close_is_found_by_its_resource_warning(
     )
 
 
+def test_a_resource_warning_an_error_filter_raises_in_a_finalizer_is_found(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Under ``filterwarnings = error`` the warning is an exception inside
+    the finalizer, which goes to ``sys.unraisablehook``: werkzeug's suite,
+    which shows pytest's unraisable warning instead of failing on it, left a
+    dropped temporary file unreported.  pytest still gets it; a test's own
+    replacement of the hook is still the test's leftover."""
+    leakguard_pytester.makeini(
+        """
+        [pytest]
+        filterwarnings =
+            error
+            always::pytest.PytestUnraisableExceptionWarning
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import socket, sys
+
+        def test_drops_a_file(tmp_path):
+            handle = open(tmp_path / "a.txt", "w")
+            del handle
+
+        def test_drops_a_socket():
+            sock = socket.socket()
+            del sock
+
+        def test_closes_its_file(tmp_path):
+            with open(tmp_path / "a.txt", "w") as handle:
+                handle.write("x")
+
+        def test_replaces_the_hook():
+            sys.unraisablehook = lambda unraisable: None
+        """
+    )
+
+    # pytest-asyncio warns at configure when its loop scope is unset: an error here
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-p", "no:randomly", "-p", "no:asyncio"
+    )
+
+    result.assert_outcomes(passed=1, failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "  unclosed: unclosed file '*a.txt' (mode 'w')  (created at *.py:4)",
+            "  unclosed: unclosed socket 0.0.0.0:0  (created at *.py:8)",
+            "LEAKED *::test_replaces_the_hook - 1 sys-hook left open",
+        ]
+    )
+    assert "PytestUnraisableExceptionWarning: Exception ignored" in result.stdout.str()
+
+
 def test_a_resource_warning_from_a_fixtures_thread_is_not_the_running_tests(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

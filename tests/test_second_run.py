@@ -133,6 +133,68 @@ def test_what_a_second_run_reuses_is_one_time_set_up_and_what_it_adds_is_a_leak(
     assert kinds["test_lazy_database_and_a_thread_per_call"] == ["thread"]
 
 
+def test_an_atexit_callback_registered_on_first_use_is_one_time_set_up(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """certifi's ``where()`` registers its clean-up once, on its first call,
+    and httpx calls it for every client: the first test of a suite to make
+    one was reported (found on httpx's suite).  A callback registered on
+    every call is still a leak, the same function or a new closure alike."""
+    leakguard_pytester.makepyfile(
+        """
+        import atexit
+
+        _path = None
+
+        def _cleanup():
+            pass
+
+        def where():
+            global _path
+            if _path is None:  # certifi's pattern: a global, set on first use
+                _path = "/etc/ssl/cacert.pem"
+                atexit.register(_cleanup)
+            return _path
+
+        class Client:
+            def __init__(self):
+                self.cert = where()
+                atexit.register(self.close)  # one per client, never unregistered
+
+            def close(self):
+                pass
+
+        def test_first_to_ask_where():
+            assert where().endswith(".pem")
+
+        def test_asks_again():
+            assert where().endswith(".pem")
+
+        def test_registers_the_same_function_per_call():
+            atexit.register(_cleanup)
+
+        def test_makes_a_client_per_call():
+            Client()
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-p", "no:randomly", "-v"
+    )
+
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_first_to_ask_where PASSED*",
+            "*::test_asks_again PASSED*",
+            "LEAKED *::test_registers_the_same_function_per_call - 1 atexit left open",
+            "LEAKED *::test_makes_a_client_per_call - 1 atexit left open",
+            "note: 1 test left open only what it reused when run again (one-time set-up*",
+            "    *::test_first_to_ask_where",
+        ]
+    )
+
+
 @needs_tracked_sqlite
 def test_a_test_that_fails_when_run_again_keeps_its_first_runs_leftovers(
     leakguard_pytester: pytest.Pytester,

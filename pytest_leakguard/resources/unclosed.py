@@ -21,6 +21,7 @@ import contextlib
 import os
 import re
 import socket
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -236,6 +237,11 @@ def capture_resource_warnings() -> ResourceWarningCapture:
     own recorder over ours, so tests that expect a ResourceWarning still get it.
     Enter it inside pytest's own per-test warning capture.  The records hold
     ``source`` (the dying object): describe them promptly, then drop the list.
+
+    An ``error`` filter turns the warning into an exception inside the
+    object's finalizer, which Python hands to ``sys.unraisablehook``: that
+    hook is wrapped too, and a ResourceWarning that reaches it is recorded
+    as well, then passed on (pytest still reports it as before).
     """
     return ResourceWarningCapture()
 
@@ -247,12 +253,23 @@ class ResourceWarningCapture:
     ``catch_warnings`` plus ``contextlib`` cost several times more.
     """
 
-    __slots__ = ("caught", "elsewhere", "_filters", "_impl", "_showwarning")
+    __slots__ = (
+        "caught",
+        "elsewhere",
+        "_filters",
+        "_impl",
+        "_showwarning",
+        "_unraisablehook",
+        "_ours",
+    )
 
     def __init__(self) -> None:
         self.caught: list[warnings.WarningMessage] = []
         #: Raised by a thread that is not the test's (see sites.not_the_tests).
         self.elsewhere: list[warnings.WarningMessage] = []
+        #: Our unraisable hook while it is installed (a bound method: dropped
+        #: at exit, or it would keep this object in a reference cycle).
+        self._ours: Callable[[Any], None] | None = None
 
     def __enter__(self) -> list[warnings.WarningMessage]:
         self._filters = warnings.filters
@@ -261,6 +278,8 @@ class ResourceWarningCapture:
         warnings.filters = _visible_cached(self._filters)
         _filters_mutated()  # forget "already warned" registries for the new filters
         warnings._showwarnmsg_impl = self._show  # type: ignore[attr-defined]
+        self._unraisablehook = sys.unraisablehook
+        sys.unraisablehook = self._ours = self._unraisable
         return self.caught
 
     def _show(self, message: warnings.WarningMessage) -> None:
@@ -272,10 +291,28 @@ class ResourceWarningCapture:
         else:
             self.caught.append(message)
 
+    def _unraisable(self, unraisable: Any) -> None:
+        """A ResourceWarning an ``error`` filter raised in a finalizer."""
+        try:
+            category = unraisable.exc_type
+            if isinstance(category, type) and issubclass(category, ResourceWarning):
+                source = unraisable.object
+                message = warnings.WarningMessage(
+                    unraisable.exc_value, category, "", 0, source=source
+                )
+                if not sites.not_the_tests(source):  # another thread's: theirs
+                    self.caught.append(message)
+        except Exception:  # never in the way of the hook we pass it to
+            pass
+        self._unraisablehook(unraisable)
+
     def __exit__(self, *exc_info: object) -> None:
         warnings.filters = self._filters
         warnings._showwarnmsg_impl = self._impl  # type: ignore[attr-defined]
         warnings.showwarning = self._showwarning
+        if sys.unraisablehook is self._ours:  # a test's own hook stays, to be seen
+            sys.unraisablehook = self._unraisablehook
+        self._ours = None
         _filters_mutated()
         if self.elsewhere:
             self._pass_on_elsewhere()

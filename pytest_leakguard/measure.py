@@ -26,10 +26,13 @@ from .resources.threads import is_busy_pool_worker, is_pool_worker
 from .runner import (
     ItemDriver,
     Reports,
+    collect_young_garbage,
     failures_unseen,
     logged_during_runs_key,
+    note_collections,
     passed,
     run_until,
+    start_noting_collections,
 )
 from .verdict import (
     MemoryDecision,
@@ -84,6 +87,7 @@ def run_repeated(
     with sites.paused():
         # The first run is neither traced nor frozen: it sets up broader-scoped
         # fixtures (a large session fixture is not the test's cost to trace).
+        start_noting_collections()
         reports, done = run_until(driver, 1)
         if not done:
             return _stopped(started + reports, done)
@@ -92,6 +96,12 @@ def run_repeated(
             # log them again each time, and that bookkeeping would look leaky.
             return ItemOutcome(reports=started + reports, runs_done=1, subtests=True)
         del reports
+        if driver.warnings.resources:
+            # What the first run dropped in a cycle that reached an older
+            # generation would be frozen by ``begin`` and, unfrozen into the
+            # oldest one by ``end``, warn in a later test: it warns now.
+            with driver.warnings.capture():
+                collect_young_garbage()
         first = 1
         probe.begin()
         try:
@@ -100,6 +110,7 @@ def run_repeated(
             )
         finally:
             probe.end()
+            note_collections()  # the measuring's own collections
 
 
 def _warm_up_and_measure(

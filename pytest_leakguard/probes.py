@@ -130,11 +130,11 @@ class MemoryProbe:
         # freeze.  Not generation 1: what the first run built for a broader
         # fixture sits there (a million objects, once), and walking it would
         # cost what the freeze saves; the previous test's garbage was
-        # collected when its resource check ended (``check_item``).  What
-        # the first run left in generation 1 as cyclic garbage is frozen with
-        # the rest and collected after ``end``: a test whose first run drops
-        # an unclosed resource in such a cycle does so on every run, and is
-        # reported for it from those.
+        # collected when its resource check ended (``check_item``).  When
+        # resources are checked, the first run's garbage in older generations
+        # was collected before this, in the test's capture (``run_repeated``):
+        # frozen here and unfrozen into the oldest generation by ``end``, it
+        # would warn in a later test.
         gc.collect(0)
         if gc.get_freeze_count() in (0, FROZEN_AT_START):
             # (unfreezing at the end also lets the interpreter's own start-up

@@ -189,6 +189,8 @@ def run_single(
 
     :returns: the reports, the unclosed resources, how many warnings.
     """
+    if _after_last is None:
+        note_collections()
     with _warning_capture()() as dropped:
         reports = runtestprotocol(item, nextitem=nextitem, log=False)
         collect_young_garbage()
@@ -372,25 +374,44 @@ class HeldWarnings:
             )
 
 
-#: How many collections had run right after our last young collection
-#: (``gc.get_stats``, all generations); -1 before the first one.
-_collections_after_last = -1
+#: What ``gc.get_stats`` said right after our last collection: how many
+#: collections had run (all generations), and how many of them were full;
+#: None before the first checked test (see :func:`note_collections`).
+_after_last: tuple[int, int] | None = None
+
+
+def note_collections() -> None:
+    """Count what the collector ran so far as seen: the next young collection
+    covers only what ran after this.  Before the first checked test, and
+    after a repeated test's measuring, whose own full collections freed its
+    garbage in its captures."""
+    global _after_last
+    _after_last = _collections_so_far()
+
+
+def start_noting_collections() -> None:
+    """:func:`note_collections`, unless a checked test did already."""
+    if _after_last is None:
+        note_collections()
 
 
 def collect_young_garbage() -> None:
-    """Collect the young generations right after a test.
+    """Collect the garbage a test may have left, right after it.
 
-    Objects the test dropped without closing, caught in young cycles, warn
-    now, while the test is still the one to blame (the old generation would
-    cost a walk of the whole heap per test).
+    Objects the test dropped without closing, caught in cycles, warn now,
+    while the test is still the one to blame.
 
     Generation 0 alone is enough when no collection ran since ours at the
     end of the previous test: then nothing the test made can have been moved
-    to an older generation.  Collecting generation 1 too would move what is
-    alive this instant (pytest's reports, the runner's frames) to the oldest
-    generation, whose growth triggers full collections: on tests that each
-    make a few hundred objects, two extra walks of the whole heap per 300
-    tests.
+    to an older generation.  Generation 1 is added when collections ran, and
+    the whole heap only when a full one did (the test's own ``gc.collect()``,
+    or the interpreter's on its allocations): something the test dropped in
+    the oldest generation would otherwise warn in whichever later test the
+    next full collection runs in, and be blamed there.  Collecting more than
+    that would move what is alive this instant (pytest's reports, the
+    runner's frames) to the oldest generation, whose growth triggers full
+    collections: on tests that each make a few hundred objects, two extra
+    walks of the whole heap per 300 tests.
 
     Python 3.14's incremental collector has no generation 1: there
     ``gc.collect(1)`` collects the young generation and an increment of the
@@ -398,18 +419,27 @@ def collect_young_garbage() -> None:
     them; ``gc.collect(0)`` after a test that ran no collection is exact on
     every version.  (Not tried on 3.14: it is not installable here.)
     """
-    global _collections_after_last
-    collections = _collections_so_far()
-    gc.collect(0 if collections == _collections_after_last else 1)
+    global _after_last
+    collections, full = now = _collections_so_far()
+    last = _after_last
+    if last is None:
+        generation = 1
+    elif collections == last[0]:
+        generation = 0
+    else:
+        generation = 1 if full == last[1] else 2
+    gc.collect(generation)
     # What get_stats() says now, unless a finalizer started a collection
-    # meanwhile (then the next test collects both generations, to be sure).
-    _collections_after_last = collections + 1
+    # meanwhile (then the next test collects more, to be sure).
+    _after_last = (now[0] + 1, full + 1 if generation == 2 else full)
 
 
-def _collections_so_far() -> int:
-    """How many collections of any generation ran so far (ours included):
-    each collection counts once, under the oldest generation it collected."""
-    return sum(map(_COLLECTIONS, gc.get_stats()))
+def _collections_so_far() -> tuple[int, int]:
+    """How many collections ran so far (ours included), and how many were
+    full: each collection counts once, under the oldest generation it
+    collected."""
+    stats = gc.get_stats()
+    return sum(map(_COLLECTIONS, stats)), stats[-1]["collections"]
 
 
 _COLLECTIONS = operator.itemgetter("collections")

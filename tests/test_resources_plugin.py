@@ -321,6 +321,32 @@ def test_file_dropped_without_close_is_found_by_its_resource_warning(
     )
 
 
+def test_a_dropped_files_site_is_where_it_was_opened_not_a_later_read(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """The same path read back after the file was opened for appending:
+    the site is the open in the mode the dropped file was in (loguru's
+    pickling tests named the read)."""
+    leakguard_pytester.makepyfile(
+        """
+        def test_dropped_then_read_back(tmp_path):
+            path = tmp_path / "app.log"
+            handle = open(path, "a")
+            handle.write("x")
+            handle.flush()
+            assert path.read_text() == "x"
+            del handle
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["  unclosed: unclosed file '*app.log' (mode 'a')  (created at *.py:3)"]
+    )
+
+
 def test_a_resource_warning_an_error_filter_raises_in_a_finalizer_is_found(
     leakguard_pytester: pytest.Pytester,
 ) -> None:

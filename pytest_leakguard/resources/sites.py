@@ -56,6 +56,8 @@ _records: dict[int, _Record] = {}
 _test_thread: int | None = None  # the thread that started recording: the test's
 _fixture_setups = 0  # broader fixtures being set up (for_a_broader_fixture)
 _path_sites: dict[str, Site] = {}
+#: The same, per (path, mode) for ``open`` calls that gave a mode.
+_path_mode_sites: dict[tuple[str, str], Site] = {}
 _handlers: dict[str, list[Watcher]] = {}
 
 
@@ -182,6 +184,7 @@ def stop_recording() -> None:
     if not _recording:
         _records.clear()
         _path_sites.clear()
+        _path_mode_sites.clear()
 
 
 def is_recording() -> bool:
@@ -277,11 +280,14 @@ def not_the_tests(obj: object) -> bool:
     return obj is not None and creator_of(obj)[1]
 
 
-def record_path(path: str, site: Site | None = None) -> None:
+def record_path(path: str, site: Site | None = None, mode: str | None = None) -> None:
     """Remember ``site`` (default: the caller's) as where ``path`` is opened.
 
     ``open`` events are recorded already; this is for libraries that open
     files in C without that event, such as SQLite.
+
+    :param mode: the mode it was opened with, when known: a file read back
+        after it was opened for writing is told by the mode it was left in.
     """
     if not _recording or len(_path_sites) >= MAX_PATHS:
         return
@@ -289,7 +295,10 @@ def record_path(path: str, site: Site | None = None) -> None:
         return
     site = site or current_site()
     if site is not None:
-        _path_sites[_absolute(path)] = site
+        absolute = _absolute(path)
+        _path_sites[absolute] = site
+        if mode is not None:
+            _path_mode_sites[absolute, mode] = site
 
 
 def recorded(category: str) -> list[object]:
@@ -317,9 +326,12 @@ def site_of(obj: object) -> str | None:
     return _text(site_record_of(obj))
 
 
-def site_for_path(path: str) -> str | None:
-    """``path.py:31`` where ``path`` was last opened while recording."""
-    site = _path_sites.get(_absolute(path))
+def site_for_path(path: str, mode: str | None = None) -> str | None:
+    """``path.py:31`` where ``path`` was last opened while recording (with
+    ``mode``, when that is known and was recorded)."""
+    absolute = _absolute(path)
+    site = _path_mode_sites.get((absolute, mode)) if mode else None
+    site = site or _path_sites.get(absolute)
     if site is None:  # opened through a symbolic link?
         real = os.path.realpath(path)
         matches = (
@@ -519,7 +531,8 @@ def _absolute(path: str) -> str:
 
 def _on_open(args: AuditArgs) -> None:
     if not isinstance(args[0], int):  # open(fd) wraps what is already open
-        record_path(os.fsdecode(args[0]))
+        mode = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+        record_path(os.fsdecode(args[0]), mode=mode)
 
 
 def _on_socket(args: AuditArgs) -> None:

@@ -156,7 +156,8 @@ def _opened_site(source: object) -> str | None:
     if not isinstance(name, str):
         return None
     try:
-        return sites.site_for_path(name)
+        mode = getattr(source, "mode", None)
+        return sites.site_for_path(name, mode if isinstance(mode, str) else None)
     except Exception:
         return None
 

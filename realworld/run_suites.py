@@ -274,6 +274,75 @@ PROJECTS = [
             ),
         },
     ),
+    Project(
+        # A WSGI toolkit: its dev server run in subprocesses (tests/live_apps),
+        # reloader threads (stat and watchdog), sockets, the debugger's shell.
+        name="werkzeug",
+        version="3.1.9",
+        # the "tests" dependency group (pyproject.toml), pins from its uv.lock where they resolve
+        install=("cffi", "cryptography", "ephemeral-port-reserve==1.1.4", "pytest-timeout==2.4.0", "watchdog==6.0.0"),
+        args=("tests",),
+        deselect={},
+    ),
+    Project(
+        # An HTTP client: a uvicorn server in a thread from a session fixture,
+        # connection pools, sync and async (asyncio, trio) transports.
+        name="httpx",
+        version="0.28.1",
+        extras="[brotli,cli,http2,socks,zstd]",
+        # requirements.txt (not in the sdist): its test pins
+        # click==8.1.8: the cli extra allows click 8.*, and click >= 8.2 deprecates
+        # CliRunner.isolated_filesystem, an error under the suite's filterwarnings.
+        install=("chardet==5.2.0", "click==8.1.8", "cryptography", "trio==0.27.0", "trustme==1.2.0", "uvicorn==0.32.1"),
+        args=("tests",),
+        deselect={
+            # a proxy on 127.0.0.1 asked for http://example.com: DNS (ConnectError -2)
+            "tests/client/test_proxies.py::test_async_proxy_close[asyncio]": "needs DNS (example.com)",
+            "tests/client/test_proxies.py::test_async_proxy_close[trio]": "needs DNS (example.com)",
+            "tests/client/test_proxies.py::test_sync_proxy_close": "needs DNS (example.com)",
+            # caplog.record_tuples also holds uvicorn.access's records here (uvicorn sets
+            # propagate=False on it; pytest 9's caplog still sees them; httpx pins pytest 8.3.3)
+            "tests/test_utils.py::test_logging_request": "fails plain (pytest 9 caplog sees uvicorn.access)",
+            "tests/test_utils.py::test_logging_redirect_chain": "fails plain (pytest 9 caplog sees uvicorn.access)",
+            # flaky plain (1 run in 2 here): trio's asyncgen finalizer warns (ResourceWarning ->
+            # PytestUnraisableExceptionWarning, an error) when httpx's ByteStream.__aiter__ is
+            # collected unexhausted after the write timeout; when GC runs decides the outcome
+            "tests/test_timeouts.py::test_write_timeout[trio]": "flaky plain (unexhausted async generator collected)",
+        },
+    ),
+    Project(
+        # A logging library: file sinks (rotation, retention, compression), enqueue=True
+        # worker threads and multiprocessing queues, coroutine sinks on asyncio loops,
+        # stdlib logging handlers and interception, sys.excepthook/threading.excepthook
+        # in tests.  0.7.3's sdist ships no tests; 0.7.2 is the newest sdist that does.
+        name="loguru",
+        version="0.7.2",
+        # setup.py's "dev" extra, less tox/pre-commit/pytest-cov/pytest-mypy-plugins/Sphinx
+        # (tests/typesafety/*.yml are only collected with pytest-mypy-plugins).
+        install=("colorama==0.4.6", "freezegun==1.2.2", "mypy==1.5.1"),
+        args=("tests",),
+        # --leakguard-all leaves out the five files that are nine tenths of the plain
+        # run's time (rotation's and threading's sleeps, exceptions_formatting's and
+        # multiprocessing's child processes, type_hinting's mypy run).
+        all_args=(
+            "tests",
+            "--ignore=tests/test_filesink_rotation.py",
+            "--ignore=tests/test_threading.py",
+            "--ignore=tests/test_exceptions_formatting.py",
+            "--ignore=tests/test_multiprocessing.py",
+            "--ignore=tests/test_type_hinting.py",
+        ),
+    ),
+    Project(
+        # Structured logging: stdlib logging integration (handlers, ProcessorFormatter),
+        # contextvars, asyncio (pytest-asyncio auto mode), Twisted, rich tracebacks.
+        name="structlog",
+        version="26.1.0",
+        # The "tests" dependency group less pytest-randomly (a fixed order, the same for
+        # every mode), plus what the optional tests import (rich, twisted, greenlet).
+        install=("pytest-asyncio>=0.17", "simplejson", "time-machine>=2.14.1", "rich", "twisted", "greenlet"),
+        args=("tests",),
+    ),
 ]
 
 

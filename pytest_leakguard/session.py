@@ -259,7 +259,11 @@ class SessionState:
         new, late = self._open_since(guard, before, after, spec.settings.settle_time)
         if not new and not warnings and not late:
             return []  # the common case: nothing to describe, filter or allow
-        warnings = [*warnings, *late]
+        # A warning about what was open before the test began (an event loop
+        # an earlier test left set, which this one unset) is the earlier
+        # test's, reported there as left open.
+        opened_before = frozenset().union(*before.values())
+        warnings = [w for w in (*warnings, *late) if not w.opened_as & opened_before]
         found = self._left_by_the_test(guard, new)
         if found and not spec.repeat:
             from .second_run import SECOND_RUN_KINDS  # only for a test with leftovers

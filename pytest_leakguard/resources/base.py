@@ -49,6 +49,9 @@ class Resource(NamedTuple):
         fixture's server thread opens belongs to the fixture, not the test.
     :param foreign: created by a thread that is not the test's, even one that
         has ended since (see :func:`.sites.creator_of`): not the test's leak.
+    :param opened_as: for a resource known by its ResourceWarning, the keys
+        the snapshots gave it while it was open (its descriptor's, its event
+        loop's): one that was open before the test began is not the test's.
     """
 
     kind: str
@@ -59,6 +62,7 @@ class Resource(NamedTuple):
     owned_fds: frozenset[int] = frozenset()
     thread: int | None = None
     foreign: bool = False
+    opened_as: frozenset[str] = frozenset()
 
 
 @runtime_checkable

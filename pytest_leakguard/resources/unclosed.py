@@ -18,6 +18,7 @@ from __future__ import annotations
 import _tracemalloc  # is_tracing() without the Python module's imports
 import ast
 import contextlib
+import io
 import os
 import re
 import socket
@@ -186,7 +187,34 @@ def describe_resource_warning(message: warnings.WarningMessage) -> Resource:
     if site is None and source is not None and not _tracemalloc.is_tracing():
         description += _NO_SITE
     key = f"{id(source):x} {text}" if source is not None else text
-    return Resource(KIND, key, description, site, f"{KIND}:{tail}")
+    opened_as = getattr(message, OPENED_AS, None)
+    if not isinstance(opened_as, frozenset):
+        opened_as = keys_while_open(source)
+    return Resource(KIND, key, description, site, f"{KIND}:{tail}", opened_as=opened_as)
+
+
+#: The attribute of a captured warning that holds :func:`keys_while_open`
+#: of its source, read as it warns: its descriptor is closed right after.
+OPENED_AS = "leakguard_opened_as"
+
+
+def keys_while_open(source: object) -> frozenset[str]:
+    """What the snapshots called ``source`` while it was open: its
+    descriptor's keys (still open while it warns), or its event loop's."""
+    keys = []
+    try:
+        if isinstance(source, (io.IOBase, socket.socket)):
+            fd = source.fileno()
+            info = os.fstat(fd)
+            device, inode = info.st_dev, info.st_ino
+            keys += [f"fd:{fd}:{device}:{inode}", f"file:{fd}:{device}:{inode}"]
+            keys.append(f"socket:{fd}:{inode}")
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is not None and isinstance(source, asyncio.AbstractEventLoop):
+            keys.append(f"loop {id(source):x} {type(source).__qualname__}")
+    except Exception:  # closed, or not what it says: nothing known
+        pass
+    return frozenset(keys)
 
 
 #: The last (filters, visible filters) pair: the filters seldom change
@@ -290,6 +318,7 @@ class ResourceWarningCapture:
         elif sites.not_the_tests(getattr(message, "source", None)):
             self.elsewhere.append(message)
         else:
+            _note_keys(message)
             self.caught.append(message)
 
     def _unraisable(self, unraisable: Any) -> None:
@@ -302,6 +331,7 @@ class ResourceWarningCapture:
                     unraisable.exc_value, category, "", 0, source=source
                 )
                 if not sites.not_the_tests(source):  # another thread's: theirs
+                    _note_keys(message)
                     self.caught.append(message)
         except Exception:  # never in the way of the hook we pass it to
             pass
@@ -334,6 +364,12 @@ class ResourceWarningCapture:
                     message.lineno,
                     source=message.source,
                 )
+
+
+def _note_keys(message: warnings.WarningMessage) -> None:
+    """Keep :func:`keys_while_open` of the warning's source on it."""
+    with contextlib.suppress(Exception):
+        setattr(message, OPENED_AS, keys_while_open(message.source))
 
 
 def _filters_mutated() -> None:

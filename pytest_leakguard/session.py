@@ -59,6 +59,9 @@ class SessionState:
         self._set_up_once = False
         # Left by a clean check for the next test (see handoff.py).
         self._handoff: Handoff | None = None
+        #: The snapshot the test being checked began with (a repeated test's
+        #: ``before`` is taken again once it is warm).
+        self._began_with: Snapshot = {}
         self.quiet_gap = QuietGap(config)
 
     @property
@@ -119,6 +122,7 @@ class SessionState:
         handoff, self._handoff = self._handoff, None
         try:
             before = self._starting_snapshot(guard, item, handoff) if guard else None
+            self._began_with = before or {}
             rebase = None
             if spec.repeat:
 
@@ -261,8 +265,9 @@ class SessionState:
             return []  # the common case: nothing to describe, filter or allow
         # A warning about what was open before the test began (an event loop
         # an earlier test left set, which this one unset) is the earlier
-        # test's, reported there as left open.
-        opened_before = frozenset().union(*before.values())
+        # test's, reported there as left open.  A repeated test's ``before``
+        # is taken again after its warm-up: what was open before either.
+        opened_before = frozenset().union(*before.values(), *self._began_with.values())
         warnings = [w for w in (*warnings, *late) if not w.opened_as & opened_before]
         found = self._left_by_the_test(guard, new)
         if found and not spec.repeat:

@@ -563,13 +563,15 @@ def test_a_marked_tests_first_run_drops_a_loop_in_an_old_cycle_and_is_blamed(
     result.stdout.no_fnmatch_line("LEAKED *::test_collects*")
 
 
+@pytest.mark.parametrize("mode", ["--leakguard", "--leakguard-all"])
 def test_a_test_that_drops_what_an_earlier_test_left_open_is_not_blamed(
-    leakguard_pytester: pytest.Pytester,
+    leakguard_pytester: pytest.Pytester, mode: str
 ) -> None:
     """An event loop and a file an earlier test left open (and was reported
     for) warn when a later test lets go of them: that test only cleaned up
     (loguru's suite, where one test's ``set_event_loop`` dropped the loop
-    the test before had set).  What it opens and drops itself is its own."""
+    the test before had set; repeated, such a test was judged against what
+    was open once it was warm).  What it opens and drops itself is its own."""
     leakguard_pytester.makepyfile(
         """
         import asyncio, gc
@@ -592,14 +594,14 @@ def test_a_test_that_drops_what_an_earlier_test_left_open_is_not_blamed(
     )
 
     result = leakguard_pytester.runpytest_subprocess(
-        "--leakguard", "-p", "no:randomly", "-p", "no:asyncio"
+        mode, "-p", "no:randomly", "-p", "no:asyncio"
     )
 
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "LEAKED *::test_leaves_a_loop_set_and_a_file_open - 1 asyncio, 1 file left open",
-            "LEAKED *::test_drops_its_own_loop - 1 unclosed left open",
+            "LEAKED *::test_leaves_a_loop_set_and_a_file_open - *",
+            "LEAKED *::test_drops_its_own_loop - *",
         ]
     )
     result.stdout.no_fnmatch_line("LEAKED *::test_lets_go_of_them*")

@@ -265,9 +265,10 @@ class SessionState:
             return []  # the common case: nothing to describe, filter or allow
         # A warning about what was open before the test began (an event loop
         # an earlier test left set, which this one unset) is the earlier
-        # test's, reported there as left open.  A repeated test's ``before``
-        # is taken again after its warm-up: what was open before either.
-        opened_before = frozenset().union(*before.values(), *self._began_with.values())
+        # test's, reported there as left open.  Not ``before``: a repeated
+        # test's is taken again once it is warm, with its own runs' loops in
+        # it, whose addresses the next runs' loops take again.
+        opened_before = frozenset().union(*self._began_with.values())
         warnings = [w for w in (*warnings, *late) if not w.opened_as & opened_before]
         found = self._left_by_the_test(guard, new)
         if found and not spec.repeat:

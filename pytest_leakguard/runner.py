@@ -189,8 +189,7 @@ def run_single(
 
     :returns: the reports, the unclosed resources, how many warnings.
     """
-    if _after_last is None:
-        note_collections()
+    start_noting_collections()
     with _warning_capture()() as dropped:
         reports = runtestprotocol(item, nextitem=nextitem, log=False)
         collect_young_garbage()

@@ -108,6 +108,11 @@ def _stable_site(site: str | None) -> str:
     return (site or "?").rpartition(os.sep)[2]
 
 
+def loop_key(loop: object) -> str:
+    """``loop <id> <class>``, the key of an open event loop."""
+    return f"loop {id(loop):x} {type(loop).__qualname__}"
+
+
 class AsyncioChecker:
     """Finds event loops left open and tasks left pending on them.
 
@@ -177,10 +182,10 @@ class AsyncioChecker:
         """Key -> (loop, task or None) for open loops and pending tasks."""
         found: dict[str, tuple[asyncio.AbstractEventLoop, Any]] = {}
         all_tasks: Any = getattr(_loaded_asyncio(), "all_tasks", None)
-        for loop_id, loop in self._known_loops().items():
+        for loop in self._known_loops().values():
             try:
                 if not loop.is_closed():
-                    found[f"loop {loop_id:x} {type(loop).__qualname__}"] = (loop, None)
+                    found[loop_key(loop)] = (loop, None)
                 for task in all_tasks(loop):
                     found[f"task {id(task):x}"] = (loop, task)
             except Exception:

@@ -41,6 +41,11 @@ _DEFAULT_EPHEMERAL = (32768, 60999)
 # Plain classes: a NamedTuple costs a fifth of a millisecond to define at start-up.
 
 
+def socket_key(fd: int, inode: int | str) -> str:
+    """``socket:<fd>:<inode>``, the key of a socket descriptor."""
+    return f"socket:{fd}:{inode}"
+
+
 class _Endpoint:
     __slots__ = ("host", "port")
 
@@ -93,7 +98,7 @@ class SocketChecker:
         self._keys = TableKeys(
             lambda table: frozenset(
                 [
-                    f"socket:{fd}:{ino}"
+                    socket_key(fd, ino)
                     for fd, (kind, _, ino) in table.items()
                     if kind == stat.S_IFSOCK
                 ]
@@ -111,7 +116,7 @@ class SocketChecker:
         for key in keys:
             fd = fd_of(key)
             inode = str(table[fd][2]) if fd in table else ""
-            if fd is not None and key == f"socket:{fd}:{inode}":
+            if fd is not None and key == socket_key(fd, inode):
                 alive[key] = (fd, inode)
         info = _lookup_inodes({inode for _, inode in alive.values()})
         found = []

@@ -28,7 +28,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import sites
+from .asyncio_tasks import loop_key
 from .base import Resource
+from .fds import fd_key
+from .sockets import socket_key
 from .sys_hooks import creation_site, safe_repr, short_path, type_name
 
 KIND = "unclosed"
@@ -201,20 +204,20 @@ OPENED_AS = "leakguard_opened_as"
 def keys_while_open(source: object) -> frozenset[str]:
     """What the snapshots called ``source`` while it was open: its
     descriptor's keys (still open while it warns), or its event loop's."""
-    keys = []
+    keys: list[str | None] = []
     try:
         if isinstance(source, (io.IOBase, socket.socket)):
             fd = source.fileno()
             info = os.fstat(fd)
-            device, inode = info.st_dev, info.st_ino
-            keys += [f"fd:{fd}:{device}:{inode}", f"file:{fd}:{device}:{inode}"]
-            keys.append(f"socket:{fd}:{inode}")
+            identity = (info.st_mode, info.st_dev, info.st_ino)
+            keys += [fd_key("fd", fd, identity), fd_key("file", fd, identity)]
+            keys.append(socket_key(fd, info.st_ino))
         asyncio = sys.modules.get("asyncio")
         if asyncio is not None and isinstance(source, asyncio.AbstractEventLoop):
-            keys.append(f"loop {id(source):x} {type(source).__qualname__}")
+            keys.append(loop_key(source))
     except Exception:  # closed, or not what it says: nothing known
         pass
-    return frozenset(keys)
+    return frozenset(key for key in keys if key is not None)
 
 
 #: The last (filters, visible filters) pair: the filters seldom change

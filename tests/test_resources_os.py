@@ -333,6 +333,35 @@ def test_the_kernels_descriptor_count_spares_the_listing(
             close_handle()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_counts_its_own_descriptors_not_its_parents() -> None:
+    """The held handle shows the table of the process that opened it: a
+    child forked meanwhile must read its own, through the path."""
+    checker = fds.FdChecker()  # opens the handle
+    try:
+        if fds._fd_count() is None:
+            pytest.skip("this kernel does not report the descriptor count")
+        report_read, report_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: open two more, say what the count says
+            try:
+                before = fds._fd_count() or 0
+                extra = os.pipe()
+                grew = (fds._fd_count() or 0) - before
+                os.write(report_write, str(grew).encode())
+                os.close(extra[0])
+                os.close(extra[1])
+            finally:
+                os._exit(0)
+        os.close(report_write)
+        with os.fdopen(report_read) as report:
+            grew = report.read()
+        os.waitpid(pid, 0)
+        assert grew == "2"
+    finally:
+        checker.uninstall()
+
+
 def _no_path_stat(path: object, *args: object, **kwargs: object) -> object:
     raise AssertionError(f"stat({path!r}) although the handle is open")
 

@@ -158,12 +158,13 @@ class _DirectoryHandle:
 
     Opened before the first test (so it is in every snapshot), closed when
     the last session that opened it ends (pytester runs sessions inside a
-    session); a forked child uses the path, as the handle shows its parent.
+    session).  A forked child forgets it (the handle shows its parent's
+    table) and uses the path: told by a fork hook, not by ``os.getpid()``
+    on every read, which is a system call.
     """
 
     def __init__(self) -> None:
         self._fd: int | None = None
-        self._pid = 0
         self._users = 0
 
     def open(self) -> None:
@@ -171,7 +172,6 @@ class _DirectoryHandle:
         if self._fd is None:
             try:
                 self._fd = os.open(FD_DIR, os.O_RDONLY | os.O_DIRECTORY)
-                self._pid = os.getpid()
             except (OSError, AttributeError):  # no /proc, no O_DIRECTORY
                 self._fd = None
 
@@ -180,17 +180,24 @@ class _DirectoryHandle:
         if self._users:
             return
         fd, self._fd = self._fd, None
-        if fd is not None and self._pid == os.getpid():
+        if fd is not None:
             os.close(fd)
+
+    def forget_in_child(self) -> None:
+        """After a fork, in the child: the inherited handle is the parent's."""
+        self._fd = None
+        self._users = 0
 
     def size(self) -> int:
         fd = self._fd
-        if fd is not None and self._pid == os.getpid():
+        if fd is not None:
             return os.fstat(fd).st_size
         return os.stat(FD_DIR).st_size
 
 
 _directory = _DirectoryHandle()
+if hasattr(os, "register_at_fork"):  # POSIX; registered once, at import
+    os.register_at_fork(after_in_child=_directory.forget_in_child)
 
 
 def _fd_count() -> int | None:

@@ -2,7 +2,7 @@
 """Wall-time benchmark of pytest-leakguard against plain pytest and pytest-memray.
 
     python bench/run.py [--quick] [--reps N] [--only N,N] [--json PATH] [--profile]
-                        [--instructions] [--phases] [--keep]
+                        [--instructions] [--phases] [--control] [--keep]
     python bench/run.py --pool RUN.json [RUN.json ...]
 
 Each figure compares two pytest processes over a throwaway suite written to a
@@ -21,9 +21,13 @@ ratio is what a user pays for switching the check on:
 
 Configurations are interleaved, forwards then backwards (A B, B A, ...), so
 that machine drift and the order of the runs hit both sides alike; each is
-run once unmeasured first (bytecode, page cache), and the median of the
-measured wall times is reported, with a 95% interval for each ratio
-(bootstrap over the repetitions, which are resampled in pairs).
+run once unmeasured first (bytecode, page cache).  The medians of the
+measured wall times are reported, and each ratio is the median of the
+repetitions' own ratios: a repetition's two runs ran next to each other,
+so a slow spell of the machine slows both (a ratio of the two medians is
+shown too).  Each ratio has a 95% interval, bootstrap over the repetitions.
+``--control`` adds figure 0, plain pytest against itself on figure 4's
+suite: how far from 1.00x the machine's noise alone moves a ratio.
 
 Wall time on a shared machine is noisy: on the 2-core VMs this was tuned on,
 single runs of the same suite vary by a quarter.  ``--instructions`` adds a
@@ -389,6 +393,22 @@ def measure(
     return times
 
 
+def in_pairs(comparisons: list[Comparison]) -> list[Config]:
+    """Every configuration once, each next to the one it is compared with.
+
+    Figure 0's plain pytest run again comes first, so that plain pytest
+    sits between it and figure 4's leakguard run: both pairs adjacent.
+    """
+    ordered: dict[str, Config] = {}
+    for comp in comparisons:
+        control = comp.name.startswith("0 ")
+        for config in (
+            (comp.checked, comp.baseline) if control else (comp.baseline, comp.checked)
+        ):
+            ordered.setdefault(config.key, config)
+    return list(ordered.values())
+
+
 def in_turn(configs: list[Config], rep: int) -> list[Config]:
     """The order of one repetition: forwards, then backwards (A B, B A, ...).
 
@@ -499,13 +519,25 @@ def build(tmp: Path) -> list[Comparison]:
             target="ref",
         )
     )
+    # Figure 0 (``--control``): plain pytest against itself on figure 4's
+    # suite, the noise any ratio of this machine carries.
+    tiny = tmp / "tiny"
+    comparisons.append(
+        Comparison(
+            name="0 control: plain vs plain (300 tiny)",
+            baseline=Config("tiny-plain", tiny, lg, TINY_TESTS),
+            checked=Config("tiny-plain-again", tiny, lg, TINY_TESTS),
+            tests=TINY_TESTS,
+            target="1.00x",
+        )
+    )
     # Figures 4 and 5: the resource check alone, keys "<kind>-plain" and
     # "<kind>-leakguard" (the profile option looks up "tiny-leakguard").
     for number, kind, write, target in (
         (4, "tiny", write_tiny_suite, "<= 1.10x"),
         (5, "quick", write_quick_suite, "ref"),
     ):
-        suite = write(tmp / kind)
+        suite = write(tmp / kind)  # "tiny" is figure 0's suite too
         comparisons.append(
             Comparison(
                 name=f"{number} resource checks (300 {kind})",
@@ -523,26 +555,38 @@ def build(tmp: Path) -> list[Comparison]:
 # --------------------------------------------------------------------------- report
 
 
+def paired_ratio(baseline: list[float], checked: list[float]) -> float | None:
+    """The median of the repetitions' own ratios, ``checked[i] / baseline[i]``.
+
+    The two runs of one repetition ran next to each other (see
+    :func:`in_turn`), on the same machine in the same state; a ratio of
+    medians compares runs that saw different states, so the machine's slow
+    drifts (another VM on the host, the CPU's clock) land in it as noise.
+    Plain pytest against itself (``--control``) shows the difference.
+    """
+    count = min(len(baseline), len(checked))
+    if count == 0:
+        return None
+    return statistics.median(checked[i] / baseline[i] for i in range(count))
+
+
 def ratio_interval(
     baseline: list[float], checked: list[float]
 ) -> tuple[float, float] | None:
-    """95% bootstrap interval of ``median(checked) / median(baseline)``.
+    """95% bootstrap interval of :func:`paired_ratio`.
 
-    Repetitions are resampled in pairs (one index for both sides): the runs
-    of one repetition were interleaved, so they saw the same machine.
+    Repetitions are resampled whole (one index for both sides): a
+    repetition's two runs stay a pair.
     """
     count = min(len(baseline), len(checked))
     if count < 3:
         return None
     rng = random.Random(0)
-    ratios = []
-    for _ in range(BOOTSTRAP):
-        picks = [rng.randrange(count) for _ in range(count)]
-        ratios.append(
-            statistics.median(checked[i] for i in picks)
-            / statistics.median(baseline[i] for i in picks)
-        )
-    ratios.sort()
+    pairs = [checked[i] / baseline[i] for i in range(count)]
+    ratios = sorted(
+        statistics.median(pairs[rng.randrange(count)] for _ in range(count))
+        for _ in range(BOOTSTRAP)
+    )
     return ratios[int(0.025 * BOOTSTRAP)], ratios[int(0.975 * BOOTSTRAP) - 1]
 
 
@@ -552,18 +596,18 @@ def figures(
     """Medians, ratios and per-test overheads, plus the derived heap figure."""
     rows: list[dict[str, Any]] = []
     for comp in comparisons:
-        base = statistics.median(times[comp.baseline.key])
-        checked = statistics.median(times[comp.checked.key])
-        ratio = checked / base
+        base_times, checked_times = times[comp.baseline.key], times[comp.checked.key]
+        base = statistics.median(base_times)
+        checked = statistics.median(checked_times)
+        ratio = paired_ratio(base_times, checked_times) or checked / base
         rows.append(
             {
                 "name": comp.name,
                 "baseline_s": base,
                 "checked_s": checked,
                 "ratio": ratio,
-                "interval": ratio_interval(
-                    times[comp.baseline.key], times[comp.checked.key]
-                ),
+                "ratio_of_medians": checked / base,
+                "interval": ratio_interval(base_times, checked_times),
                 "overhead_ms_per_test": (checked - base) / comp.tests * 1e3,
                 "target": comp.target,
                 "met": {"<= 1.3x": ratio <= 1.3, "<= 1.10x": ratio <= 1.10}.get(
@@ -607,23 +651,27 @@ def fmt(value: float | None, spec: str) -> str:
 def print_table(rows: list[dict[str, Any]]) -> None:
     """One table, baseline and checked side by side; the ratio column is the verdict."""
     header = (
-        f"{'figure':<34} {'plain s':>8} {'checked s':>9} {'ratio':>7} "
-        f"{'95% interval':>13} {'ms/test':>8} {'target':>8} {'met':>4}"
+        f"{'figure':<38} {'plain s':>8} {'checked s':>9} {'ratio':>7} "
+        f"{'95% interval':>13} {'medians':>8} {'ms/test':>8} {'target':>8} {'met':>4}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         met = {True: "yes", False: "NO", None: ""}[r["met"]]
         low_high = r.get("interval")
-        interval = f"{low_high[0]:.2f}-{low_high[1]:.2f}x" if low_high else "-"
+        interval = f"{low_high[0]:.3f}-{low_high[1]:.3f}x" if low_high else "-"
+        medians = r.get("ratio_of_medians")
         print(
-            f"{r['name']:<34} {fmt(r['baseline_s'], '8.3f')} "
-            f"{fmt(r['checked_s'], '9.3f')} {fmt(r['ratio'], '6.2f')}{'x' if r['ratio'] is not None else ' '} "
-            f"{interval:>13} {fmt(r['overhead_ms_per_test'], '8.2f')} {r['target']:>8} {met:>4}"
+            f"{r['name']:<38} {fmt(r['baseline_s'], '8.3f')} "
+            f"{fmt(r['checked_s'], '9.3f')} {fmt(r['ratio'], '6.3f')}{'x' if r['ratio'] is not None else ' '} "
+            f"{interval:>13} {fmt(medians, '7.3f')}{'x' if medians is not None else ' '} "
+            f"{fmt(r['overhead_ms_per_test'], '8.2f')} {r['target']:>8} {met:>4}"
         )
     print(
-        "95% interval: of the ratio of medians, bootstrap over the repetitions "
-        "(the target is judged on the ratio itself).\n"
+        "ratio: the median of the repetitions' own ratios (each repetition's two runs "
+        "ran next to each other); 95% interval: bootstrap over the repetitions; "
+        "medians: median(checked) / median(plain), for comparison with earlier "
+        "tables (the target is judged on the ratio itself).\n"
         "ms/test = (checked - plain) / tests, over all 8 runs of a checked test; "
         "memray's is over its single run.\n"
         f"heap row: ms/test = overhead at 1M minus overhead at 10k; met when the 1M "
@@ -727,6 +775,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also time each run's phases (--reps more runs per configuration)",
     )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also run figure 0, plain pytest against itself: the machine's noise",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated suites")
     parser.add_argument(
         "--pool",
@@ -793,8 +846,11 @@ def main(argv: list[str] | None = None) -> int:
         comparisons = build(tmp)
         if args.only:
             wanted = tuple(f"{n.strip()} " for n in args.only.split(","))
+            wanted += ("0 ",) if args.control else ()
             comparisons = [c for c in comparisons if c.name.startswith(wanted)]
-        configs = [c for comp in comparisons for c in (comp.baseline, comp.checked)]
+        if not args.control:
+            comparisons = [c for c in comparisons if not c.name.startswith("0 ")]
+        configs = in_pairs(comparisons)
         versions = environment()
         print("  ".join(f"{k} {v}" for k, v in versions.items()))
         print(

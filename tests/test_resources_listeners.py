@@ -148,6 +148,25 @@ def test_handler_removed_again_and_handlers_present_before_are_not_reported(
     assert leftovers(LoggingHandlerChecker(), add_and_remove) == []
 
 
+def test_a_handler_swapped_for_one_of_its_class_is_not_left_but_one_more_is(
+    app_logger: logging.Logger,
+) -> None:
+    """hypercorn sets ``logger.handlers = [StreamHandler(sys.stderr)]`` on
+    every start: one handler however often; a handler added per call grows."""
+    app_logger.handlers = [logging.StreamHandler(sys.stderr)]
+    checker = LoggingHandlerChecker()
+
+    def swap() -> None:
+        app_logger.handlers = [logging.StreamHandler(sys.stderr)]
+
+    assert leftovers(checker, swap) == []
+    added = logging.StreamHandler(sys.stdout)
+    [leak] = leftovers(checker, lambda: app_logger.addHandler(added))
+    assert leak.description.startswith("logging handler StreamHandler(")
+    assert leak.description.endswith(" on logger 'leakguard_test.app.requests'")
+    assert leak.key.startswith("logging.StreamHandler #2 on ")
+
+
 @pytest.fixture
 def fresh_module(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

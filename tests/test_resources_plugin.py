@@ -808,3 +808,53 @@ def test_what_a_module_fixture_owns_is_not_waited_for(
 
     result.assert_outcomes(passed=2)
     assert time.monotonic() - started < 30
+
+
+def test_a_library_that_replaces_its_loggers_handler_on_every_start_is_flagged_once(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """hypercorn sets ``logger.handlers = [StreamHandler(sys.stderr)]`` on
+    every server start (urllib3's suite starts one per test and per class):
+    only the first start leaves a handler in place; the others swap it."""
+    leakguard_pytester.makepyfile(
+        """
+        import logging, sys, pytest
+
+        def start_server():
+            logging.getLogger("fakeserver.error").handlers = [logging.StreamHandler(sys.stderr)]
+
+        def test_first_start():
+            start_server()
+
+        @pytest.fixture
+        def server():
+            start_server()
+            yield
+
+        def test_per_test_server(server):
+            pass
+
+        class TestClassServer:
+            @classmethod
+            def setup_class(cls):
+                start_server()
+
+            def test_uses_it(self):
+                pass
+
+        def test_adds_one_more():
+            logging.getLogger("fakeserver.error").addHandler(logging.StreamHandler(sys.stdout))
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED *::test_first_start - 1 logging-handler left open",
+            "LEAKED *::test_adds_one_more - 1 logging-handler left open",
+        ]
+    )
+    result.stdout.no_fnmatch_line("LEAKED *test_per_test_server*")
+    result.stdout.no_fnmatch_line("*TestClassServer*left open*")

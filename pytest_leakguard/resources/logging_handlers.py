@@ -39,8 +39,9 @@ _IGNORED_TYPES: set[type] = set()
 _HANDLERS = operator.attrgetter("handlers")
 
 
-def _key(name: str, handler: logging.Handler) -> str | None:
-    """The snapshot identity of ``handler`` on logger ``name``; None if ignored."""
+def _class_label(handler: logging.Handler) -> str | None:
+    """The qualified class name ``handler`` is known by; None if it is
+    pytest's or leakguard's own."""
     cls = type(handler)
     try:
         if cls in _IGNORED_TYPES:
@@ -52,7 +53,30 @@ def _key(name: str, handler: logging.Handler) -> str | None:
         with contextlib.suppress(Exception):
             _IGNORED_TYPES.add(cls)
         return None
-    return f"{id(handler):x} {qualified.rpartition('.')[2]} on {name}"
+    return qualified
+
+
+def _keyed_handlers(
+    index: _LoggerIndex,
+) -> Iterator[tuple[str, str, logging.Handler]]:
+    """``(key, logger name, handler)`` for every handler not pytest's or
+    leakguard's.
+
+    A handler is known by its class and its logger, counted: the second
+    ``StreamHandler`` on one logger is ``... #2 ...``.  Not by ``id()``: a
+    library that *replaces* its logger's handler on every start
+    (hypercorn's ``logger.handlers = [StreamHandler(sys.stderr)]``) leaves
+    one handler however often it starts, and a swap must not read as one
+    handler gone and a new one left.  A handler added on every call still
+    raises the count, which is the leak.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for name, handler in _handlers_by_logger(index):
+        label = _class_label(handler)
+        if label is None:
+            continue
+        count = counts[name, label] = counts.get((name, label), 0) + 1
+        yield f"{label} #{count} on {name}", name, handler
 
 
 class _LoggerIndex:
@@ -163,8 +187,9 @@ def _logger_label(name: str) -> str:
 class LoggingHandlerChecker:
     """Finds handlers added to any logger (root included) and left attached.
 
-    Identity: ``id()`` of the handler, its class and the logger's name, so the
-    same handler on two loggers counts twice, as it writes twice.
+    Identity: the handler's class and logger, counted (see
+    :func:`_keyed_handlers`), so the same handler on two loggers counts twice,
+    as it writes twice, and a handler swapped for one of its class is none.
     """
 
     kind = "logging-handler"
@@ -174,24 +199,17 @@ class LoggingHandlerChecker:
         self._answer = SameAnswer()
 
     def snapshot(self) -> frozenset[str]:
-        """``id class on logger`` for every handler not owned by pytest or leakguard."""
-        keys = []
-        for name, handler in _handlers_by_logger(self._index):
-            key = _key(name, handler)
-            if key:
-                keys.append(key)
-        return self._answer(keys)
+        """``class #n on logger`` for every handler not owned by pytest or leakguard."""
+        return self._answer([key for key, _, _ in _keyed_handlers(self._index)])
 
     def describe(self, keys: Iterable[str]) -> list[Resource]:
         """Which handler is on which logger, what it writes to, where it was made."""
         wanted = set(keys)
-        found = []
-        for name, handler in _handlers_by_logger(self._index):
-            key = _key(name, handler)
-            if key is None or key not in wanted:
-                continue
-            wanted.discard(key)  # a handler attached twice to one logger: once
-            found.append(self._describe_one(key, name, handler))
+        found = [
+            self._describe_one(key, name, handler)
+            for key, name, handler in _keyed_handlers(self._index)
+            if key in wanted
+        ]
         return sorted(found, key=lambda resource: resource.description)
 
     def _describe_one(self, key: str, name: str, handler: logging.Handler) -> Resource:

@@ -355,9 +355,9 @@ def test_a_forked_child_counts_its_own_descriptors_not_its_parents() -> None:
                 os._exit(0)
         os.close(report_write)
         with os.fdopen(report_read) as report:
-            grew = report.read()
+            told = report.read()
         os.waitpid(pid, 0)
-        assert grew == "2"
+        assert told == "2"
     finally:
         checker.uninstall()
 

@@ -187,7 +187,7 @@ class SessionState:
                     item, nextitem, spec, guard, before, after, outcome.unclosed
                 )
             snapshot_taken = guard
-        if self.fixtures.leaks:
+        if self.fixtures.leaks or self.fixtures.released:
             leaks += self.fixtures.take_leaks()
         limit = spec.settings.max_memory
         peak = budget.take_peak(item) if limit else None  # measured only then

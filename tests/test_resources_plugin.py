@@ -858,3 +858,52 @@ def test_a_library_that_replaces_its_loggers_handler_on_every_start_is_flagged_o
     )
     result.stdout.no_fnmatch_line("LEAKED *test_per_test_server*")
     result.stdout.no_fnmatch_line("*TestClassServer*left open*")
+
+
+def test_what_a_broader_fixture_dropped_in_a_cycle_is_garbage_not_left_open(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """websockets' sync server drops its ``selectors.DefaultSelector()`` in a
+    reference cycle when it stops: the fixture's teardown check collects
+    before it reports, as a test's does; a pipe it keeps is still its leak."""
+    leakguard_pytester.makepyfile(
+        """
+        import os, selectors, threading, pytest
+
+        def serve(stop_fd):
+            poller = selectors.DefaultSelector()
+            poller.register(stop_fd, selectors.EVENT_READ)
+            poller.select()
+
+        @pytest.fixture(scope="module")
+        def server():
+            r, w = os.pipe()
+            thread = threading.Thread(target=serve, args=(r,))
+            thread.start()
+            yield
+            os.write(w, b"x")
+            thread.join()
+            os.close(r)
+            os.close(w)
+
+        @pytest.fixture(scope="module")
+        def leaky():
+            kept = os.pipe()
+            yield kept
+
+        def test_a(server):
+            pass
+
+        def test_b(server):
+            pass
+
+        def test_c(leaky):
+            pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED *::test_c - 2 fd left open"])
+    result.stdout.no_fnmatch_line("*epoll*")

@@ -130,8 +130,13 @@ def section(result: dict[str, Any], nodeid: str) -> str:
             site = f"  (created at {leak['site']})" if leak.get("site") else ""
             details = sorted(set(leak.get("details", [])))
             if len(details) > 1:  # alike resources (both ends of a pipe): name each
+                owner = (
+                    f"fixture {leak['fixture']} left open: "
+                    if leak.get("fixture")
+                    else ""
+                )
                 lines.append(
-                    f"  {leak['kind']}: {len(leak.get('details', []))} alike{site}"
+                    f"  {leak['kind']}: {owner}{len(leak.get('details', []))} alike{site}"
                 )
                 lines += [f"    {detail}" for detail in details]
                 continue

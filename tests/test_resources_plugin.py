@@ -905,5 +905,10 @@ def test_what_a_broader_fixture_dropped_in_a_cycle_is_garbage_not_left_open(
     result = leakguard_pytester.runpytest_subprocess("--leakguard")
 
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["LEAKED *::test_c - 2 fd left open"])
+    result.stdout.fnmatch_lines(
+        [
+            "  fd: fixture leaky (module scope) left open: 2 alike",
+            "LEAKED *::test_c - 2 fd left open",
+        ]
+    )
     result.stdout.no_fnmatch_line("*epoll*")

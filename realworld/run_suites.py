@@ -343,6 +343,121 @@ PROJECTS = [
         install=("pytest-asyncio>=0.17", "simplejson", "time-machine>=2.14.1", "rich", "twisted", "greenlet"),
         args=("tests",),
     ),
+    Project(
+        # A CLI toolkit: CliRunner (swapped sys.stdin/stdout/stderr, isolated_filesystem
+        # temp dirs), LazyFile / open_file, pagers and editors run through subprocess,
+        # shell completion; setup.cfg's filterwarnings = error.
+        name="click",
+        version="8.1.7",
+        # requirements/tests.txt pins only pytest (7.4.0) and its own deps.
+        install=(),
+        # pytest 9 deprecates tests/test_basic.py's parametrize(..., itertools.chain(...)):
+        # a collection error under filterwarnings = error unless that warning is let through.
+        args=("tests", "-W", "ignore::pytest.PytestRemovedIn10Warning"),
+    ),
+    Project(
+        # An HTTP client: hypercorn (trio) dummy servers on 127.0.0.1 in threads from
+        # class- and module-scoped fixtures, plain socket-level servers per test,
+        # connection pools, pool managers, HTTP and HTTPS proxies, SSL, SOCKS.
+        name="urllib3",
+        version="2.2.3",
+        extras="[brotli,h2,socks,zstd]",
+        # dev-requirements.txt less coverage/build/towncrier/pytest-memray/pytest-socket;
+        # trustme and hypercorn are pinned there to git commits (no network here): trustme
+        # 1.1.0 from PyPI (its fix matters on 3.13 only) and hypercorn 0.17.3 from PyPI
+        # instead of urllib3's hypercorn fork.  Flask and Werkzeug as of the release.
+        install=(
+            "PySocks==1.7.1",
+            "pytest-timeout==2.1.0",
+            "pyOpenSSL==24.2.1",
+            "idna==3.7",
+            "trustme==1.1.0",
+            "cryptography==43.0.1",
+            "trio==0.26.2",
+            "Quart==0.19.4",
+            # Quart 0.19.4 breaks on Flask >= 3.1 (KeyError 'PROVIDE_AUTOMATIC_OPTIONS')
+            "flask==3.0.3",
+            "werkzeug==3.0.4",
+            "quart-trio==0.11.1",
+            "hypercorn==0.17.3",
+            "httpx==0.25.2",
+        ),
+        # A subset (the whole suite, 2141 tests, hung once in 600 s plain here): the
+        # dummy-server tests (connection pools, pool managers, socket level, proxies,
+        # HTTPS, chunked) plus the offline pool, pool-manager, proxy-manager and SOCKS tests.
+        # -m "not requires_network": urllib3's own marker (the Internet or 240.0.0.0).
+        # -W: the suite's filterwarnings = error turns pytest 9's deprecation of a
+        # parametrize() iterator into an error (urllib3 pins pytest 8.0.2).
+        # --timeout: pytest-timeout, one of its test deps, as a safety net against a hang.
+        args=(
+            "test/with_dummyserver",
+            "test/test_connectionpool.py",
+            "test/test_poolmanager.py",
+            "test/test_proxymanager.py",
+            "test/contrib/test_socks.py",
+            "-m",
+            "not requires_network",
+            "-W",
+            "default::pytest.PytestRemovedIn10Warning",
+            "--timeout=120",
+        ),
+        deselect={
+            # TARPIT_HOST (240.0.0.0) without the requires_network marker: off-loopback
+            # traffic, and here the gateway refuses at once (no ConnectTimeoutError); their
+            # dropped sockets then warned in a later test (test_pool_size_redirect)
+            **{
+                f"test/with_dummyserver/test_connectionpool.py::TestConnectionPoolTimeouts::{name}": "connects to 240.0.0.0 (off loopback)"
+                for name in ("test_connect_timeout", "test_total_applies_connect", "test_create_connection_timeout")
+            },
+            **{
+                f"test/with_dummyserver/test_https.py::{cls}::{name}": "connects to 240.0.0.0 (off loopback)"
+                for cls in ("TestHTTPS_TLSv1_2", "TestHTTPS_TLSv1_3")
+                for name in ("test_http2_probe_no_result_in_connect_error", "test_http2_probe_blocked_per_thread")
+            },
+            # binds 192.0.2.255, meant to be invalid (RFC 5737), but this VM's own subnet is 192.0.2.0/24
+            "test/with_dummyserver/test_connectionpool.py::TestConnectionPool::test_source_address_error[invalid_source_address0-False]": (
+                "fails plain (192.0.2.0/24 is this VM's subnet)"
+            ),
+            # client certificates, ALPN and the HTTP/2 probe: the PyPI hypercorn lacks what
+            # urllib3's fork adds (500 on /alpn_protocol, SSL EOF on client-cert handshakes)
+            **{
+                f"test/with_dummyserver/test_https.py::{cls}::{name}": "fails plain (needs urllib3's hypercorn fork)"
+                for cls in ("TestHTTPS_TLSv1_2", "TestHTTPS_TLSv1_3")
+                for name in (
+                    "test_client_intermediate",
+                    "test_client_key_password",
+                    "test_alpn_default[h11]",
+                    "test_alpn_default[h2]",
+                    "test_http2_probe_result_is_cached[h11]",
+                    "test_http2_probe_result_is_cached[h2]",
+                )
+            },
+            # the HTTPS proxy (ProxyApp on hypercorn): SSL EOF or 500 through the PyPI hypercorn
+            **{
+                f"test/with_dummyserver/test_proxy_poolmanager.py::{name}": "fails plain (needs urllib3's hypercorn fork)"
+                for name in (
+                    "TestHTTPProxyManager::test_basic_proxy",
+                    "TestHTTPProxyManager::test_https_proxy",
+                    "TestHTTPProxyManager::test_is_verified_http_proxy_to_https_target",
+                    "TestHTTPProxyManager::test_is_verified_https_proxy_to_https_target",
+                    "TestHTTPProxyManager::test_http_and_https_kwarg_ca_cert_data_proxy",
+                    "TestHTTPProxyManager::test_https_proxy_with_proxy_ssl_context",
+                    "TestHTTPProxyManager::test_oldapi",
+                    "TestHTTPProxyManager::test_proxy_verified",
+                    "TestHTTPProxyManager::test_headers",
+                    "TestHTTPProxyManager::test_https_headers",
+                    "TestHTTPProxyManager::test_proxy_pooling",
+                    "TestHTTPProxyManager::test_scheme_host_case_insensitive",
+                    "TestHTTPSProxyVerification::test_https_proxy_assert_fingerprint_md5",
+                    "TestHTTPSProxyVerification::test_https_proxy_assert_hostname[localhost]",
+                    "TestHTTPSProxyVerification::test_https_proxy_assert_hostname[127.0.0.1]",
+                    "TestHTTPSProxyVerification::test_https_proxy_ipv4_san",
+                    "TestHTTPSProxyVerification::test_https_proxy_ipv6_san",
+                    "TestHTTPSProxyVerification::test_https_proxy_no_san_hostname_checks_common_name",
+                )
+            },
+        },
+    ),
 ]
 
 

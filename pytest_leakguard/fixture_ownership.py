@@ -25,8 +25,12 @@ class FixtureOwnership:
     """The resources each live broader fixture opened, and its leaks found at teardown."""
 
     def __init__(self) -> None:
-        #: fixture name -> (scope, identities it opened during its setup)
-        self._owned: dict[str, tuple[str, Snapshot]] = {}
+        #: id(fixturedef) -> (the fixturedef, which keeps that id its own,
+        #: its scope, identities it opened during its setup).  By definition,
+        #: not by name: a function-scoped fixture may override a broader one
+        #: of the same name and request it (requests' ``httpbin`` wraps
+        #: pytest-httpbin's), and its teardown is not the broader one's.
+        self._owned: dict[int, tuple[object, str, Snapshot]] = {}
         #: Leaks found at teardowns since the last take_leaks() (tested per test).
         self.leaks: list[dict[str, Any]] = []
         #: What fixtures torn down since the last take_leaks() left open:
@@ -47,7 +51,8 @@ class FixtureOwnership:
             opened = {
                 k: v - before.get(k, frozenset()) for k, v in guard.snapshot().items()
             }
-            self._owned[fixturedef.argname] = (
+            self._owned[id(fixturedef)] = (
+                fixturedef,
                 fixturedef.scope,
                 {k: v for k, v in opened.items() if v},
             )
@@ -61,10 +66,10 @@ class FixtureOwnership:
     ) -> None:
         """Check that the fixture released what it opened; ``keep`` filters
         what it did not (allow rules, the ignore hook)."""
-        owned = self._owned.pop(fixturedef.argname, None)
+        owned = self._owned.pop(id(fixturedef), None)
         if owned is None or guard is None:
             return
-        scope, opened = owned
+        _, scope, opened = owned
         left = guard.still_open(opened, 0.0)
         if left:
             # Only with something still open is a full collection worth it:
@@ -85,7 +90,7 @@ class FixtureOwnership:
         """``new`` less what the live broader fixtures opened in their setup,
         and what those torn down meanwhile left (see :attr:`released`)."""
         for owned in [
-            *(owned for _scope, owned in self._owned.values()),
+            *(owned for _, _scope, owned in self._owned.values()),
             *self.released,
         ]:
             new = {

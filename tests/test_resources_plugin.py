@@ -912,3 +912,59 @@ def test_what_a_broader_fixture_dropped_in_a_cycle_is_garbage_not_left_open(
         ]
     )
     result.stdout.no_fnmatch_line("*epoll*")
+
+
+def test_a_function_fixture_overriding_a_broader_one_of_its_name_is_not_it(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """requests' conftest wraps pytest-httpbin's session ``httpbin`` in a
+    function-scoped ``httpbin``: the wrapper's teardown after the first test
+    is not the session fixture's, whose own teardown is still checked."""
+    leakguard_pytester.makepyfile(
+        """
+        import os, socket, threading, pytest
+
+        @pytest.fixture(scope="session")
+        def server():
+            sock = socket.create_server(("127.0.0.1", 0))
+            sock.settimeout(0.05)
+            stop = threading.Event()
+
+            def serve():
+                while not stop.is_set():
+                    try:
+                        sock.accept()[0].close()
+                    except TimeoutError:
+                        continue
+
+            thread = threading.Thread(target=serve)
+            thread.start()
+            kept = os.pipe()  # never closed: the session fixture's leak
+            yield sock.getsockname()
+            stop.set()
+            thread.join()
+            sock.close()
+
+        class TestOverride:
+            @pytest.fixture
+            def server(self, server):
+                return "http://%s:%d/" % server
+
+            def test_first(self, server):
+                pass
+
+            def test_second(self, server):
+                pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "  fd: fixture server (session scope) left open: 2 alike",
+            "LEAKED *::test_second - 2 fd left open",
+        ]
+    )
+    result.stdout.no_fnmatch_line("LEAKED *::test_first*")

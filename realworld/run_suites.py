@@ -458,6 +458,64 @@ PROJECTS = [
             },
         },
     ),
+    Project(
+        # An HTTP client: pytest-httpbin's session-scoped httpbin servers in threads,
+        # overridden in conftest.py by function-scoped fixtures of the same name;
+        # socket servers in threads per test (tests/testserver); sessions, pools.
+        name="requests",
+        version="2.32.3",
+        extras="[socks]",
+        # requirements-dev.txt / setup.py's tests_require less pytest-cov and pytest-xdist,
+        # pinned as of the release (May 2024); httpbin 0.10.2 runs on Flask/Werkzeug 3.0.
+        install=(
+            "pytest-httpbin==2.0.0",
+            "httpbin==0.10.2",
+            "flask==3.0.3",
+            "werkzeug==3.0.3",
+            "trustme==1.1.0",
+            "pytest-mock==3.14.0",
+            "PySocks==1.7.1",
+            "urllib3==2.2.1",
+        ),
+        # pyproject's addopts (--doctest-modules) and testpaths apply.
+        args=("tests",),
+        deselect={
+            # TARPIT = 10.255.255.1: off-loopback traffic
+            **{
+                f"tests/test_requests.py::TestTimeout::{name}[{ids}]": "connects to 10.255.255.1 (off loopback)"
+                for name, idlist in (
+                    ("test_connect_timeout", ("timeout0", "timeout1")),
+                    ("test_total_timeout_connect", ("timeout0", "timeout1")),
+                )
+                for ids in idlist
+            },
+            # DNS look-ups of Internet names
+            "tests/test_requests.py::TestRequests::test_errors[http://doesnotexist.google.com-ConnectionError]": (
+                "resolves doesnotexist.google.com (DNS)"
+            ),
+            "tests/test_requests.py::TestRequests::test_proxy_error": "resolves the proxy 'non-resolvable-address' (DNS)",
+            # tests/certs/mtls/client/client.pem expired on 2026-03-13: the server refuses it
+            "tests/test_requests.py::TestPreparingURLs::test_different_connection_pool_for_mtls_settings": (
+                "fails plain (the bundled mTLS client certificate expired 2026-03-13)"
+            ),
+            # socks5:// (not socks5h): PySocks resolves httpbin.org locally (DNS)
+            **{
+                f"tests/test_lowlevel.py::test_use_proxy_from_environment[{var}-{scheme}]": (
+                    "resolves httpbin.org locally through a socks5:// proxy (DNS)"
+                )
+                for var, scheme in (
+                    ("http_proxy", "http"),
+                    ("https_proxy", "https"),
+                    ("all_proxy", "http"),
+                    ("all_proxy", "https"),
+                    ("HTTP_PROXY", "http"),
+                    ("HTTPS_PROXY", "https"),
+                    ("ALL_PROXY", "http"),
+                    ("ALL_PROXY", "https"),
+                )
+            },
+        },
+    ),
 ]
 
 

@@ -459,6 +459,23 @@ PROJECTS = [
         },
     ),
     Project(
+        # A web framework and async networking library: IOLoops (asyncio), TCP and
+        # HTTP servers and clients on loopback, AsyncTestCase, threads, subprocesses,
+        # signals, Twisted and c-ares resolvers.
+        name="tornado",
+        version="6.4.1",
+        # tox.ini's "full" deps (unpinned there), as of the release: the curl client and
+        # the Twisted and c-ares resolvers' tests skip without them.
+        install=("pycurl==7.45.3", "twisted==24.3.0", "pycares==4.4.0"),
+        # Its tests are unittest modules tornado/test/*_test.py (tornado runs them with
+        # `python -m tornado.test.runtests`).  python_files collects them; python_classes
+        # set to a prefix nothing has keeps pytest from collecting the Test*Mixin
+        # classes (plain classes, not TestCases: 61 AttributeErrors plain otherwise);
+        # TestCase subclasses are collected whatever their name.  runtests.main()'s
+        # warning filters and log counting are left out (pytest's own are in force).
+        args=("tornado/test", "-o", "python_files=*_test.py", "-o", "python_classes=NoSuchTestClassPrefix"),
+    ),
+    Project(
         # An HTTP client: pytest-httpbin's session-scoped httpbin servers in threads,
         # overridden in conftest.py by function-scoped fixtures of the same name;
         # socket servers in threads per test (tests/testserver); sessions, pools.

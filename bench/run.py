@@ -19,9 +19,10 @@ ratio is what a user pays for switching the check on:
 4. resource checks: 300 tiny unmarked tests under ``--leakguard`` vs plain;
 5. the same on 300 quick tests that do a little work each (a reference).
 
-Configurations are interleaved, forwards then backwards (A B, B A, ...), so
-that machine drift and the order of the runs hit both sides alike; each is
-run once unmeasured first (bytecode, page cache).  The medians of the
+Configurations are interleaved, forwards then backwards (A B, B A, ...),
+each in every place of its block in turn (figure 0's three runs go through
+all six orders), so that machine drift and the order of the runs hit every
+side alike; each is run once unmeasured first (bytecode, page cache).  The medians of the
 measured wall times are reported, and each ratio is the median of the
 repetitions' own ratios: a repetition's two runs ran next to each other,
 so a slow spell of the machine slows both (a ratio of the two medians is
@@ -380,47 +381,62 @@ def print_instructions(comparisons: list[Comparison], env: dict[str, str]) -> No
 
 
 def measure(
-    configs: list[Config], reps: int, env: dict[str, str]
+    blocks: list[list[Config]], reps: int, env: dict[str, str]
 ) -> dict[str, list[float]]:
     """Time every configuration ``reps`` times, interleaved, after one unmeasured run."""
+    configs = [config for block in blocks for config in block]
     for config in configs:
         run_once(config, env)
     times: dict[str, list[float]] = {c.key: [] for c in configs}
     for rep in range(reps):
-        for config in in_turn(configs, rep):
+        for config in in_turn(blocks, rep):
             times[config.key].append(run_once(config, env))
         print(f"  rep {rep + 1}/{reps} done", file=sys.stderr, flush=True)
     return times
 
 
-def in_pairs(comparisons: list[Comparison]) -> list[Config]:
-    """Every configuration once, each next to the one it is compared with.
-
-    Figure 0's plain pytest run again comes first, so that plain pytest
-    sits between it and figure 4's leakguard run: both pairs adjacent.
-    """
-    ordered: dict[str, Config] = {}
+def in_blocks(comparisons: list[Comparison]) -> list[list[Config]]:
+    """Every configuration once, in blocks: the configurations of comparisons
+    that share one (figure 0's plain pytest run again, plain pytest, figure
+    4's leakguard run) form one block, so that each is run next to those it
+    is compared with."""
+    blocks: list[list[Config]] = []
     for comp in comparisons:
         control = comp.name.startswith("0 ")
-        for config in (
+        pair = (
             (comp.checked, comp.baseline) if control else (comp.baseline, comp.checked)
-        ):
-            ordered.setdefault(config.key, config)
-    return list(ordered.values())
+        )
+        keys = {config.key for config in pair}
+        block = next((b for b in blocks if keys & {c.key for c in b}), None)
+        if block is None:
+            block = []
+            blocks.append(block)
+        block.extend(c for c in pair if c.key not in {b.key for b in block})
+    return blocks
 
 
-def in_turn(configs: list[Config], rep: int) -> list[Config]:
-    """The order of one repetition: forwards, then backwards (A B, B A, ...).
+def in_turn(blocks: list[list[Config]], rep: int) -> list[Config]:
+    """The order of one repetition: the blocks forwards, then backwards
+    (A B, B A, ...), and within a block each configuration in each place
+    in turn (a block of three goes through all six orders in six
+    repetitions).
 
     A run can be slowed or sped up by the one just before it (the page
-    cache, the CPU's clock, memory the kernel has not reclaimed yet); with
-    a fixed order that would always favour the same side.
+    cache, the CPU's clock, memory the kernel has not reclaimed yet) or by
+    its place in the repetition; with a fixed order that would always favour
+    the same configuration.
     """
-    return configs if rep % 2 == 0 else configs[::-1]
+    forwards = rep % 2 == 0
+    shift = rep // 2
+    order: list[Config] = []
+    for block in blocks if forwards else blocks[::-1]:
+        turned = block[shift % len(block) :] + block[: shift % len(block)]
+        order.extend(turned if forwards else turned[::-1])
+    return order
 
 
 def measure_phases(
-    configs: list[Config], reps: int, env: dict[str, str], stamps: Path
+    blocks: list[list[Config]], reps: int, env: dict[str, str], stamps: Path
 ) -> dict[str, list[dict[str, float]]]:
     """Run every configuration ``reps`` times more, interleaved, with the
     phase clock loaded; return each run's phase durations (seconds)."""
@@ -431,9 +447,11 @@ def measure_phases(
         ),
         "LEAKGUARD_BENCH_CLOCK": str(stamps),
     }
-    found: dict[str, list[dict[str, float]]] = {c.key: [] for c in configs}
+    found: dict[str, list[dict[str, float]]] = {
+        c.key: [] for block in blocks for c in block
+    }
     for rep in range(reps + 1):  # the first round unmeasured, as in measure()
-        for config in in_turn(configs, rep):
+        for config in in_turn(blocks, rep):
             started = time.monotonic()
             run_once(config, clock_env, ("-p", "phase_clock"))
             ended = time.monotonic()
@@ -850,7 +868,8 @@ def main(argv: list[str] | None = None) -> int:
             comparisons = [c for c in comparisons if c.name.startswith(wanted)]
         if not args.control:
             comparisons = [c for c in comparisons if not c.name.startswith("0 ")]
-        configs = in_pairs(comparisons)
+        blocks = in_blocks(comparisons)
+        configs = [config for block in blocks for config in block]
         versions = environment()
         print("  ".join(f"{k} {v}" for k, v in versions.items()))
         print(
@@ -860,14 +879,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         start = time.perf_counter()
         env = clean_env(tmp / "pycache")
-        times = measure(configs, args.reps, env)
+        times = measure(blocks, args.reps, env)
         rows = figures(comparisons, times)
         print_table(rows)
         if args.instructions:
             print_instructions(comparisons, env)
         phases = None
         if args.phases:
-            phases = measure_phases(configs, args.reps, env, tmp / "stamps.json")
+            phases = measure_phases(blocks, args.reps, env, tmp / "stamps.json")
             print_phases(comparisons, phases)
         print_commands(comparisons)
         print(f"\nbench wall time {time.perf_counter() - start:.1f} s")

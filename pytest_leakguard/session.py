@@ -333,15 +333,18 @@ class SessionState:
     ) -> list[Resource]:
         """The leftovers of ``found`` of a kind that a second run leaves open
         again: the others were one-time set-up (see second_run.py)."""
-        from .second_run import SECOND_RUN_KINDS, ran_again
+        from .second_run import SECOND_RUN_KINDS, kinds_that_grew, ran_again
 
-        before = guard.snapshot()
+        # Both read afresh: a second run that replaces what the first one
+        # left (closes it, makes another) may leave the descriptor count as
+        # it was, and the next test must start from the true table.
+        before = guard.fresh_snapshot()
         # Broader fixtures that the second run sets up again are theirs, and
         # their teardown was checked in the first run already.
         self._current, self.current_nodeid = item, item.nodeid
         try:
             with self.fixtures.leaks_not_found_again():
-                passed_again = ran_again(item, nextitem)
+                passed_again, dropped = ran_again(item, nextitem)
         except Exception as exc:  # leakguard's own failure: the first run stands
             self._note(
                 f"{item.nodeid}: could not be run again: {type(exc).__name__}: {exc}"
@@ -355,10 +358,11 @@ class SessionState:
                 "from a leak; what its first run left open is reported"
             )
             return found
-        new, _ = self._open_since(
-            guard, before, guard.snapshot(), spec.settings.settle_time
+        after = guard.fresh_snapshot()  # before settling: what the run itself closed
+        new, _ = self._open_since(guard, before, after, spec.settings.settle_time)
+        kinds = kinds_that_grew(
+            found, self._left_by_the_test(guard, new), after, dropped
         )
-        kinds = {r.kind for r in self._left_by_the_test(guard, new)}
         kept = [r for r in found if r.kind not in SECOND_RUN_KINDS or r.kind in kinds]
         self._set_up_once = len(kept) < len(found)
         return kept

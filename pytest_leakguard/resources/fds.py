@@ -226,7 +226,14 @@ def read_table() -> dict[int, FdIdentity]:
     since and as many descriptors are open (the kernel's count) or the same
     numbers (the listing).  What that cannot see is code closing a descriptor
     the process had and making another without an audit event (``os.dup``,
-    ``epoll``, C code) within one test: a miss, never a false report.
+    ``epoll``, C code): the checks that judge read afresh (see
+    :func:`forget_reading`), so within one test that is a miss.  Left alone,
+    the kept table would show the new descriptor as new to whichever later
+    test first makes it read again: a second run that renews what its first
+    run kept, or a module fixture closing its socket while its last test
+    opens an eventfd, did that.  Between two clean tests it still can, when
+    one test quietly replaces a descriptor another test left; the later
+    test's second run then leaves no more open, and it is not reported.
     """
     global _last_reading
     last, changes, count = _last_reading, sites.changes(), _fd_count()
@@ -242,6 +249,20 @@ def read_table() -> dict[int, FdIdentity]:
     table = last.table if last is not None and last.names == names else _table_of(names)
     _last_reading = _Reading(changes, count, names, table)
     return table
+
+
+def forget_reading() -> None:
+    """Make the next reading list ``/proc`` again, whatever the count says.
+
+    For the checks that judge (a second run, a fixture's teardown, a
+    leftover being settled): a descriptor closed and another opened without
+    an audit event (``select.epoll``, ``os.pipe``, ``os.eventfd``) leave the
+    count as it was, and a table kept past that would show the closed one as
+    still open and, once something else makes it read again, the other one
+    as new: the next test's leak.
+    """
+    global _last_reading
+    _last_reading = None
 
 
 def _table_of(names: list[str]) -> dict[int, FdIdentity]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import lazy_globals
 from .base import Resource, ResourceChecker
-from .fds import share_fd_table, unshare_fd_table
+from .fds import forget_reading, share_fd_table, unshare_fd_table
 
 Snapshot = dict[str, frozenset[str]]
 FdTable = dict[int, tuple[int, int, int]]  # fd -> (type, device, inode)
@@ -191,8 +191,17 @@ class ResourceGuard:
     def still_open(
         self, opened: Snapshot, settle_time: float
     ) -> dict[str, frozenset[str]]:
-        """Those of ``opened`` still open, after letting stragglers settle."""
-        return self._settled(self._intersect(opened, self.snapshot()), settle_time)
+        """Those of ``opened`` still open, after letting stragglers settle
+        (read afresh: see :meth:`fresh_snapshot`)."""
+        return self._settled(
+            self._intersect(opened, self.fresh_snapshot()), settle_time
+        )
+
+    def fresh_snapshot(self) -> Snapshot:
+        """A snapshot that lists the descriptors again, for the checks that
+        judge rather than only look (see :func:`.fds.forget_reading`)."""
+        forget_reading()
+        return self.snapshot()
 
     def _settled(
         self, left: dict[str, frozenset[str]], settle_time: float
@@ -207,6 +216,7 @@ class ResourceGuard:
         ):
             time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
             pause *= 2
+            forget_reading()  # what stays is reported: from a true table
             left = self._intersect(
                 left, {kind: self._snapshot(self._checker(kind)) for kind in left}
             )

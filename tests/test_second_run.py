@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -454,3 +455,55 @@ def test_a_fixture_whose_descriptor_number_a_test_took_over_released_it(
     )
     result.stdout.no_fnmatch_line("*fixture listener*")
 
+
+def test_a_leak_is_not_waited_for_when_nothing_else_runs(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """Stragglers are waited for because another thread may close them; with
+    no other thread in the process (none of Python's, none of a library's)
+    and no child process left, nothing can, and a leak confirmed by a second
+    run cost twice the settle time (a minute each here).  A thread left
+    running is still waited for, and found."""
+    leakguard_pytester.makepyfile(
+        """
+        import os, threading
+
+        _pipes = []
+
+        def test_leaks_a_pipe():
+            _pipes.append(os.pipe())
+
+        def test_leaves_a_thread():
+            threading.Thread(target=threading.Event().wait, args=(90,), daemon=True).start()
+        """
+    )
+
+    started = time.monotonic()
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:rerunfailures",  # its server thread would be one more thread
+        "--leakguard-settle-time=60",
+        "-k",
+        "pipe",
+    )
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED *::test_leaks_a_pipe - 2 fd left open"])
+    assert time.monotonic() - started < 30
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:rerunfailures",
+        "--leakguard-settle-time=0.3",
+        "-k",
+        "thread",
+    )
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED *::test_leaves_a_thread - 1 thread left open"])

@@ -17,12 +17,16 @@ from typing import Any
 from . import lazy_globals
 from .base import Resource, ResourceChecker
 from .fds import forget_reading, share_fd_table, unshare_fd_table
+from .threads import alone_in_process
 
 Snapshot = dict[str, frozenset[str]]
 FdTable = dict[int, tuple[int, int, int]]  # fd -> (type, device, inode)
 _FIRST_PAUSE = 0.002
 # Registrations never undo themselves: waiting for them would only cost time.
 NEVER_SETTLE = frozenset({"logging-handler", "signal-handler", "atexit", "sys-hook"})
+#: Kinds that may go away while no thread of the process runs: a child
+#: process ends on its own.
+SETTLE_ALONE = frozenset({"process"})
 #: ``map(isinstance, answers, _FROZENSET)`` tests every answer in C.
 _FROZENSET = itertools.repeat(frozenset)
 
@@ -206,8 +210,15 @@ class ResourceGuard:
     def _settled(
         self, left: dict[str, frozenset[str]], settle_time: float
     ) -> dict[str, frozenset[str]]:
-        """Re-check ``left`` with growing pauses until it is gone or time is up."""
+        """Re-check ``left`` with growing pauses until it is gone or time is up.
+
+        No pause when the checking thread is the process's only one and no
+        child process is left: nothing could close a leftover meanwhile (a
+        leak confirmed by a second run would otherwise cost two settle times).
+        """
         if not left:
+            return left
+        if SETTLE_ALONE.isdisjoint(left) and alone_in_process():
             return left
         pause, deadline = _FIRST_PAUSE, time.monotonic() + settle_time
         while (

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import sys
 import threading
@@ -70,6 +71,20 @@ def is_busy_pool_worker(thread: threading.Thread, frames: dict[int, FrameType]) 
     idle_in = _idle_method(thread)
     frame = frames.get(thread.ident or 0)
     return idle_in is not None and frame is not None and frame.f_code.co_name != idle_in
+
+
+#: One entry per thread of the process, Python's and any library's own.
+TASK_DIR = "/proc/self/task"
+
+
+def alone_in_process() -> bool:
+    """Whether the calling thread is the process's only one: no thread of
+    Python's nor of a C library's (libuv, gRPC) runs beside it.  False when
+    the kernel does not say (no ``/proc``)."""
+    try:
+        return len(os.listdir(TASK_DIR)) == 1
+    except OSError:
+        return False
 
 
 def thread_key(thread: threading.Thread) -> str:

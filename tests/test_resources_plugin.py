@@ -245,15 +245,17 @@ def test_fixture_that_does_not_release_what_it_opened_is_reported_with_its_name(
 LEFTOVERS = """
     import asyncio, atexit, logging, os, signal, sqlite3, subprocess, sys, threading
 
-    def test_pipe(): test_pipe.fds = os.pipe()
-    def test_file(tmp_path): test_file.f = open(tmp_path / "data.txt", "w")
-    def test_sqlite(tmp_path): test_sqlite.c = sqlite3.connect(tmp_path / "app.db")
+    kept = []  # one more per call: each test is a leak, however often it runs
+
+    def test_pipe(): kept.append(os.pipe())
+    def test_file(tmp_path): kept.append(open(tmp_path / "data.txt", "w"))
+    def test_sqlite(tmp_path): kept.append(sqlite3.connect(tmp_path / "app.db"))
     def test_thread():
-        ev = threading.Event(); test_thread.ev = ev
+        ev = threading.Event(); kept.append(ev)
         threading.Thread(target=ev.wait, name="poller", daemon=True).start()
     def test_process():
-        test_process.p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    def test_loop(): test_loop.loop = asyncio.new_event_loop()
+        kept.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]))
+    def test_loop(): kept.append(asyncio.new_event_loop())
     def test_handler(): logging.getLogger("app.requests").addHandler(logging.NullHandler())
     def test_signal(): signal.signal(signal.SIGUSR1, lambda *a: None)
     def test_atexit(): atexit.register(print, "bye")

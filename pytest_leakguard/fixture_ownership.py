@@ -70,7 +70,11 @@ class FixtureOwnership:
         if owned is None or guard is None:
             return
         _, scope, opened = owned
-        left = guard.still_open(opened, 0.0)
+        # A broader fixture set up during this one's setup (requested with
+        # getfixturevalue, as pytest-asyncio requests its loop runner) is in
+        # ``opened`` too, and outlives this one: what it opened is checked at
+        # its own teardown.
+        left = guard.still_open(self.left_out(opened), 0.0)
         if left:
             # Only with something still open is a full collection worth it:
             # a selector that a server thread dropped in a reference cycle

@@ -970,3 +970,57 @@ def test_a_function_fixture_overriding_a_broader_one_of_its_name_is_not_it(
         ]
     )
     result.stdout.no_fnmatch_line("LEAKED *::test_first*")
+
+
+def test_a_broader_fixture_requested_during_anothers_setup_is_checked_at_its_own_teardown(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """pytest-asyncio 1.x requests its ``_module_scoped_runner`` with
+    getfixturevalue while it sets up a module-scoped asyncio fixture (redis-py's
+    ``master_ip``): the runner's loop, closed at the runner's teardown, is not
+    the outer fixture's, torn down first.  A loop the inner one never closes
+    is still its leak."""
+    leakguard_pytester.makepyfile(
+        """
+        import asyncio, pytest
+
+        @pytest.fixture(scope="module")
+        def runner():
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+        @pytest.fixture(scope="module")
+        def leaky_runner():
+            yield asyncio.new_event_loop()
+
+        @pytest.fixture(scope="module")
+        def outer(request):
+            request.getfixturevalue("runner")
+            yield
+
+        @pytest.fixture(scope="module")
+        def leaky_outer(request):
+            request.getfixturevalue("leaky_runner")
+            yield
+
+        def test_first(outer):
+            pass
+
+        def test_second(outer):
+            pass
+
+        class TestLeaky:
+            def test_only(self, leaky_outer):
+                pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*fixture leaky_runner (module scope) left open: asyncio event loop*"]
+    )
+    result.stdout.no_fnmatch_line("*fixture outer (module scope)*")
+    result.stdout.no_fnmatch_line("*fixture leaky_outer (module scope)*")

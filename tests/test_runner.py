@@ -213,13 +213,24 @@ def test_failing_skipped_and_xfail_tests_keep_their_outcome_and_get_no_verdict(
         @pytest.mark.leakguard
         def test_errors(broken):
             pass
+
+        @pytest.mark.xfail(strict=False, reason="known flaky")
+        def test_xpasses_and_leaves_a_handler():
+            import logging
+            logging.getLogger("xpass").addHandler(logging.StreamHandler())
         """
     )
 
-    result = leakguard_pytester.runpytest_subprocess("--leakguard")
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "--junitxml=out.xml"
+    )
 
-    result.assert_outcomes(failed=1, skipped=1, xfailed=1, errors=1)
+    result.assert_outcomes(failed=1, skipped=1, xfailed=1, errors=1, xpassed=1)
     result.stdout.no_fnmatch_line("*LEAKED*")
+    # An XPASS failed for a leak was written to JUnit XML as a strict XPASS
+    # ("skipped"), found on redis-py's suite: it is not judged, as in a second run.
+    xml = (leakguard_pytester.path / "out.xml").read_text()
+    assert "leakguard_leaked" not in xml
 
 
 def test_test_that_fails_only_when_repeated_is_not_repeatable_not_leaked(

@@ -33,7 +33,7 @@ from .resources.guard import (
     parse_allow_rules,
 )
 from .results import SessionResults
-from .runner import ItemDriver, Reports, passed
+from .runner import ItemDriver, Reports, passed, release_post_mortem
 
 #: The key of a pytest-xdist worker's notes in what it sends when it finishes.
 WORKER_NOTES = "leakguard_notes"
@@ -117,9 +117,11 @@ class SessionState:
         :param nodeid: ``item.nodeid``, which pytest builds on each access.
         """
         guard = (self._guard or self.guard) if spec.resources else None
-        if guard is not None:
-            sites.start_recording()
         handoff, self._handoff = self._handoff, None
+        if guard is not None:
+            if release_post_mortem():
+                handoff = None  # the collection may have closed what was open
+            sites.start_recording()
         try:
             before = self._starting_snapshot(guard, item, handoff) if guard else None
             self._began_with = before or {}

@@ -539,6 +539,71 @@ PROJECTS = [
         },
     ),
     Project(
+        # An ASGI framework: TestClient (an anyio blocking portal: an event loop in a
+        # thread per client, asyncio and trio), WebSocket sessions, streaming and file
+        # responses, StaticFiles, BaseHTTPMiddleware's memory object streams, background
+        # tasks, lifespan, form parsing into spooled temp files, the WSGI middleware;
+        # pyproject's filterwarnings = error.
+        name="starlette",
+        version="0.38.6",
+        # requirements.txt's test pins (trio, typing_extensions) and the "full" extra, pinned as of the
+        # release (September 2024); httpx < 0.28 (0.28 removed TestClient's app= path).
+        extras="[full]",
+        install=(
+            "trio==0.26.2",
+            "anyio==4.4.0",
+            "httpx==0.27.2",
+            "itsdangerous==2.2.0",
+            "jinja2==3.1.4",
+            "python-multipart==0.0.9",
+            "pyyaml==6.0.2",
+            "typing_extensions==4.12.2",
+        ),
+        args=("tests",),
+        deselect={
+            # chmod(0o222) on the statics directory: this sandbox runs as root, who reads it anyway (200, not 401)
+            **{
+                f"tests/test_staticfiles.py::test_staticfiles_with_invalid_dir_permissions_returns_401[{backend}]": (
+                    "fails plain as root (directory permissions not enforced)"
+                )
+                for backend in ("asyncio", "trio")
+            },
+        },
+    ),
+    Project(
+        # An ASGI server: uvicorn.Server run in a thread or on the test's event loop
+        # per test (tests/utils.py run_server), sockets on 127.0.0.1, HTTP (h11,
+        # httptools) and WebSocket (websockets, wsproto) protocols, SSL, uvloop and
+        # asyncio loops, lifespan, the reloaders (stat, watchfiles, watchgod) and the
+        # multiprocess supervisor with child processes, signal handlers, logging config.
+        # 0.32.1 (November 2024): the 0.30.x and 0.31.x sdists ship no tests.
+        name="uvicorn",
+        version="0.32.1",
+        extras="[standard]",
+        # requirements.txt's test pins; h11 is pinned there to h11's git master (no
+        # network here): h11 0.14.0 from PyPI.  The "standard" extra pinned as of the release.
+        # watchgod 0.8.2 caps anyio below 4: pip resolves anyio 3.7.1, as uvicorn's CI did.
+        install=(
+            "h11==0.14.0",
+            "a2wsgi==1.10.7",
+            "wsproto==1.2.0",
+            "websockets==13.1",
+            "pytest-mock==3.14.0",
+            "trustme==1.1.0",
+            "cryptography==43.0.1",
+            "httpx==0.27.2",
+            "watchgod==0.8.2",
+            "httptools==0.6.4",
+            "uvloop==0.21.0",
+            "watchfiles==0.24.0",
+            "python-dotenv==1.0.1",
+            "PyYAML==6.0.2",
+            # imported by tests/protocols/test_websocket.py; requirements.txt gets it through mypy
+            "typing_extensions==4.12.2",
+        ),
+        args=("tests",),
+    ),
+    Project(
         # A Redis client: sync and asyncio connections and pools to a real redis-server on
         # 127.0.0.1 (started by this script), pub/sub worker threads and tasks, monitors,
         # locks, health checks, socket-level mock servers (test_connect.py).

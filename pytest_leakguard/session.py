@@ -292,6 +292,7 @@ class SessionState:
         before: Snapshot,
         after: Snapshot,
         settle_time: float,
+        outlived: frozenset[str] = frozenset(),
     ) -> tuple[dict[str, frozenset[str]], list[Resource]]:
         """What was opened between two snapshots and is still open, after
         letting stragglers settle, and the ResourceWarnings of a collection.
@@ -300,11 +301,25 @@ class SessionState:
         wait: a module fixture's server and the connections it accepted stay
         open until the module ends, and waiting for them to close would cost
         the first test of every such module the whole settle time.
+
+        :param outlived: fingerprints of what outlived the whole settle time
+            already (a second run's first run's leftovers): what has one of
+            them is not waited for again, so that a confirmed leak costs one
+            settle time, not two.
         """
         new = self.fixtures.left_out(guard.new_in(before, after, 0.0))
-        if not new or not self._left_by_the_test(guard, new):
+        if not new:
             return {}, []
-        if not guard.settle(new, settle_time):
+        left = self._left_by_the_test(guard, new)
+        if not left:
+            return {}, []
+        waited = new
+        if outlived:
+            unsure = {r.key for r in left if r.fingerprint not in outlived}
+            waited = {
+                kind: keys & unsure for kind, keys in new.items() if keys & unsure
+            }
+        if waited and not guard.settle(waited, settle_time) and waited is new:
             return {}, []
         # Only now, with leftovers to report, is a full collection worth
         # it: an unreachable connection in an old cycle closes here (and
@@ -363,7 +378,13 @@ class SessionState:
             )
             return found
         after = guard.fresh_snapshot()  # before settling: what the run itself closed
-        new, _ = self._open_since(guard, before, after, spec.settings.settle_time)
+        new, _ = self._open_since(
+            guard,
+            before,
+            after,
+            spec.settings.settle_time,
+            frozenset(r.fingerprint for r in found),
+        )
         kinds = kinds_that_grew(
             found, self._left_by_the_test(guard, new), after, dropped
         )

@@ -507,3 +507,59 @@ def test_a_leak_is_not_waited_for_when_nothing_else_runs(
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["LEAKED *::test_leaves_a_thread - 1 thread left open"])
+
+
+def test_a_confirmed_leak_is_waited_for_once(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """What the first run left outlived the whole settle time; the second
+    run's leftovers made the same way are not waited for again (a confirmed
+    leak cost two settle times, with another thread running).  Counted in
+    the seconds asked of ``time.sleep``, which no loaded machine inflates."""
+    leakguard_pytester.makeconftest(
+        """
+        import threading, time, pytest
+
+        asked = []
+        _sleep = time.sleep
+
+        def counting_sleep(seconds):
+            asked.append(seconds)
+            _sleep(seconds)
+
+        time.sleep = counting_sleep
+
+        @pytest.fixture(scope="session", autouse=True)
+        def busy_neighbour():  # another thread: the settle time is waited
+            stop = threading.Event()
+            thread = threading.Thread(target=stop.wait, name="neighbour")
+            thread.start()
+            yield
+            stop.set()
+            thread.join()
+
+        def pytest_terminal_summary(terminalreporter):
+            terminalreporter.write_line(f"asked to sleep {sum(asked):.1f} s")
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import os
+
+        _pipes = []
+
+        def test_leaks_a_pipe_per_call():
+            _pipes.append(os.pipe())
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-p", "no:randomly", "--leakguard-settle-time=2"
+    )
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["LEAKED *::test_leaks_a_pipe_per_call - 2 fd left open"]
+    )
+    asked = float(result.stdout.str().split("asked to sleep ")[1].split()[0])
+    assert 1.0 <= asked <= 2.5

@@ -697,6 +697,115 @@ PROJECTS = [
         },
     ),
     Project(
+        # An SQL toolkit and ORM on its default database, an in-memory SQLite (pysqlite):
+        # engines and their connection pools (QueuePool/SingletonThreadPool/StaticPool,
+        # checkout/checkin, invalidation, reconnects against a mock DBAPI, pool threads),
+        # connections and transactions (savepoints, two-phase, autobegin), ORM sessions
+        # and their transactions, and sqlalchemy.util (greenlet-based concurrency,
+        # events, result objects, weak collections).  Its own pytest plugin
+        # (test/conftest.py bootstraps sqlalchemy.testing) sets up and drops the
+        # database per class and checks, between tests, that no pool connection is
+        # left checked out (testing.engines.testing_reaper).
+        # test/conftest.py puts the sdist's lib/ first on sys.path (tox sets
+        # PYTHONNOUSERSITE=1 to stop that; not set here): the tests run the pure-Python
+        # lib/ of the same version, the installed build (C extensions compiled with
+        # Cython) is shadowed.
+        name="sqlalchemy",
+        version="2.0.36",
+        # tox.ini's py311-sqlite env: extras asyncio and aiosqlite (greenlet, aiosqlite),
+        # deps pytest and pytest-xdist (never -n here, not installed); pinned as of the
+        # release (October 2024).  tox pins pytest<8.2; pytest 9.2.0 here as for all.
+        extras="[asyncio,aiosqlite]",
+        install=("greenlet==3.1.1", "aiosqlite==0.20.0", "typing_extensions==4.12.2"),
+        # A documented subset (the whole suite is ~30000 tests): engine, pool,
+        # reconnect, transaction and processor tests, the ORM session and transaction
+        # tests, and test/base.  pyproject's addopts (-v --tb native --maxfail=250
+        # --strict-markers) apply; --db sqlite is the plugin's default (sqlite:///:memory:).
+        # -m: tox's PYTEST_EXCLUDES (memory-intensive and mypy tests).
+        args=(
+            "test/engine/test_pool.py",
+            "test/engine/test_execute.py",
+            "test/engine/test_reconnect.py",
+            "test/engine/test_transaction.py",
+            "test/engine/test_processors.py",
+            "test/orm/test_session.py",
+            "test/orm/test_transaction.py",
+            "test/base",
+            "-m",
+            "not memory_intensive and not mypy",
+        ),
+        deselect={},
+    ),
+    Project(
+        # asyncio over sqlite3: each aiosqlite.Connection is a Thread owning one sqlite3
+        # connection, fed through a queue and answering through the loop's futures;
+        # cursors, context managers, iterdump, backups between connections, a
+        # connection closed from another thread.  unittest IsolatedAsyncioTestCase (an
+        # event loop per test); setUpClass adds a StreamHandler to the root logger.
+        name="aiosqlite",
+        version="0.20.0",
+        # The "dev" extra is linters, coverage and mypy only: no test dependency.
+        install=(),
+        # smoke.py is what `make test` runs (python -m aiosqlite.tests); perf.py is
+        # `make perf` (each test pumps for 2 s of wall time, whatever the speed).
+        # Named explicitly: neither file matches pytest's test_*.py.
+        args=("aiosqlite/tests/smoke.py", "aiosqlite/tests/perf.py"),
+    ),
+    Project(
+        # An HTTP transport: connection pools (sync and async), HTTP/1.1 and HTTP/2
+        # connections, proxies (HTTP, SOCKS), most of it on mock network backends;
+        # real sockets in tests/_async|_sync/test_integration.py against pytest-httpbin's
+        # session-scoped servers (HTTP and HTTPS, threads on 127.0.0.1); anyio's pytest
+        # plugin on its default backend (asyncio), trio backends in tests/concurrency.py
+        # and test_cancellations.py; pyproject's filterwarnings = error.
+        name="httpcore",
+        version="1.0.5",
+        extras="[asyncio,trio,http2,socks]",
+        # requirements.txt (not in the sdist): pytest-httpbin==2.0.0, pytest-trio==0.8.0,
+        # werkzeug<3.1; the extras' ranges (trio<0.26, anyio 4) and httpbin's Flask pinned
+        # as of the release (March 2024).
+        install=(
+            "pytest-httpbin==2.0.0",
+            "pytest-trio==0.8.0",
+            "httpbin==0.10.2",
+            "flask==3.0.2",
+            "werkzeug==3.0.1",
+            "trio==0.25.0",
+            "anyio==4.3.0",
+            "h2==4.1.0",
+            "socksio==1.0.0",
+            "h11==0.14.0",
+        ),
+        # pyproject's addopts (-rxXs --strict-config --strict-markers) need no plugin.
+        args=("tests",),
+    ),
+    Project(
+        # An SSH library: client and server Transports over loopback socket pairs
+        # (tests/_loop.py's LoopSocket and real 127.0.0.1 sockets), each Transport a
+        # thread; SSHClient against a server thread, channels and ChannelFiles, SFTP
+        # against an in-memory stub server, key files loaded and saved, agents.
+        name="paramiko",
+        version="3.5.0",
+        # dev-requirements.txt as of 3.5 (not in the sdist), less invocations/flake8/
+        # black/coverage/docs tools and pytest-xdist (never -n here): pytest-relaxed
+        # (pytest.ini's python_files = * and the Spec-style test classes need it),
+        # icecream (tests/conftest.py imports it), invoke (the extra; conftest imports
+        # invoke.vendor.lexicon).  Runtime deps pinned as of the release (September 2024).
+        install=(
+            "pytest-relaxed==2.0.2",
+            "icecream==2.1.3",
+            "invoke==2.2.0",
+            "bcrypt==4.2.0",
+            "cryptography==43.0.1",
+            "pynacl==1.5.0",
+        ),
+        # --leakguard flags 58 tests, all REAL: the function-scoped sftp_server fixture never
+        # closes its two Transports (45 SFTP tests), SSHClientTest leaves server Transports and
+        # sockets, test_or_pipe its pipe, test_closed its SIGALRM handler, test_port_forwarding
+        # two sockets, failed handshakes the Packetizer's 15 s Timer threads.
+        args=("tests",),
+    ),
+    Project(
         # A Redis client: sync and asyncio connections and pools to a real redis-server on
         # 127.0.0.1 (started by this script), pub/sub worker threads and tasks, monitors,
         # locks, health checks, socket-level mock servers (test_connect.py).

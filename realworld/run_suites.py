@@ -71,6 +71,17 @@ class Project:
 
 
 ANYIO_BACKENDS = ("asyncio", "asyncio+uvloop", "trio")
+# redis-py's options for both modes: the server the script started, its asyncio mode and
+# timeout (the sdist has no pytest.ini), a standalone server's markers.
+REDIS_OPTIONS = (
+    "--redis-url=redis://127.0.0.1:{port}/0",
+    "-o",
+    "asyncio_mode=auto",
+    "-o",
+    "timeout=30",
+    "-m",
+    "not onlycluster and not redismod and not ssl and not replica",
+)
 
 PROJECTS = [
     Project(
@@ -822,13 +833,7 @@ PROJECTS = [
             "tests",
             "--ignore=tests/test_ssl.py",
             "--ignore=tests/test_asyncio/test_cluster.py",
-            "--redis-url=redis://127.0.0.1:{port}/0",
-            "-o",
-            "asyncio_mode=auto",
-            "-o",
-            "timeout=30",
-            "-m",
-            "not onlycluster and not redismod and not ssl and not replica",
+            *REDIS_OPTIONS,
         ),
         # --leakguard-all: the connection, pool, pipeline, lock, retry, credential,
         # encoding, sentinel and monitor modules, sync and asyncio (about a third of the
@@ -838,15 +843,7 @@ PROJECTS = [
             for sub in ("", "test_asyncio/")
             for name in ("connection", "connection_pool", "pipeline", "lock", "retry", "credentials", "encoding", "sentinel", "monitor")
         )
-        + (
-            "--redis-url=redis://127.0.0.1:{port}/0",
-            "-o",
-            "asyncio_mode=auto",
-            "-o",
-            "timeout=30",
-            "-m",
-            "not onlycluster and not redismod and not ssl and not replica",
-        ),
+        + REDIS_OPTIONS,
         # DEBUG and MODULE enabled (Redis >= 7 refuses them by
         # default; test_connection_pool.py's busy-loading/OOM/read-only tests use DEBUG ERROR).
         server=(

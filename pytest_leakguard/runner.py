@@ -57,6 +57,7 @@ class ItemDriver:
         self._user_properties = list(item.user_properties)
         self.warnings = HeldWarnings(resources)
         self._session_properties: SessionProperties | None = None
+        self._last_passed = False
 
     def _forget_previous_run(self) -> None:
         """Undo what the previous run appended to the item and the session."""
@@ -74,20 +75,33 @@ class ItemDriver:
         return []
 
     def run(self) -> Reports:
-        self._forget_previous_run()
-        parent = self.item.parent
+        """One run, torn down to the item alone."""
         # nextitem is only used for its listchain(); the parent's chain keeps
         # every broader scope set up and tears down the item alone.
+        return self._run(self.item.parent)  # type: ignore[arg-type]
+
+    def run_once(self, nextitem: pytest.Item | None) -> Reports:
+        """The only run (a second run, a run to find a peak): torn down as far
+        as the next item needs, through the teardown hooks, as pytest's own
+        run of the item was (see :meth:`finish`)."""
+        return self._run(nextitem)
+
+    def _run(self, nextitem: pytest.Item | None) -> Reports:
+        self._forget_previous_run()
         with self.warnings.capture():
-            reports = runtestprotocol(self.item, nextitem=parent, log=False)  # type: ignore[arg-type]
+            reports = runtestprotocol(self.item, nextitem=nextitem, log=False)
         _prune_stale_finalizers(self.item)
+        self._last_passed = passed(reports)
         return reports
 
     def finish(self, nextitem: pytest.Item | None) -> Reports:
         """Tear down the broader scopes that the next item does not share.
 
-        The test's own teardown already ran (and its hooks with it), so only
-        the setup stack is unwound here, as pytest's teardown would; a failure
+        Plugins follow the scopes through the teardown hooks (SQLAlchemy's
+        disposes of a class's database when the next item is not in the
+        class), so they end as pytest would end them: in one more run, torn
+        down for the real next item.  After a failed run the stack is only
+        unwound (running a failing test again may be slow), and a failure
         becomes the item's teardown report.
         """
         item = self.item
@@ -97,6 +111,10 @@ class ItemDriver:
         stack = list(setupstate.stack)
         if stack == needed[: len(stack)]:
             return []
+        if self._last_passed:
+            with failures_unseen():
+                reports = self._run(nextitem)
+            return [r for r in reports if r.when == "teardown" and r.failed]
         with self.warnings.capture():
             call = CallInfo.from_call(
                 lambda: setupstate.teardown_exact(nextitem),

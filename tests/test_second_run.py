@@ -563,3 +563,69 @@ def test_a_confirmed_leak_is_waited_for_once(
     )
     asked = float(result.stdout.str().split("asked to sleep ")[1].split()[0])
     assert 1.0 <= asked <= 2.5
+
+
+CLASS_TRACKING_CONFTEST = """
+    import pytest
+
+    DATABASE = {}
+    _current_class = None
+
+    def pytest_runtest_setup(item):
+        global _current_class
+        if _current_class is None:
+            _current_class = item.getparent(pytest.Class)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(item, nextitem):
+        # SQLAlchemy's plugin: the class ends when the next item is not in it.
+        global _current_class
+        yield
+        if _current_class is not None and (
+            nextitem is None or nextitem.getparent(pytest.Class) is not _current_class
+        ):
+            _current_class = None
+            DATABASE.clear()
+"""
+
+
+@pytest.mark.parametrize("marker", ["", "@pytest.mark.leakguard(runs=3, warmup=1)"])
+def test_a_rerun_ends_its_class_through_the_teardown_hooks(
+    leakguard_pytester: pytest.Pytester, marker: str
+) -> None:
+    """A test run again at the end of its class ends the class again through
+    the teardown hooks, as its first run did: a plugin that tracks the current
+    class through them (SQLAlchemy's) must not lose count and fail the next
+    class's tests (B1)."""
+    leakguard_pytester.makeconftest(CLASS_TRACKING_CONFTEST)
+    leakguard_pytester.makepyfile(
+        f"""
+        import socket
+        import pytest
+        from conftest import DATABASE
+
+        KEPT = []
+
+        class TestKeepsASocket:
+            {marker}
+            def test_keeps(self):
+                KEPT.append(socket.socket())
+
+        @pytest.fixture(scope="class")
+        def tables():
+            DATABASE["tables"] = ["users"]
+
+        @pytest.mark.usefixtures("tables")
+        class TestTables:
+            def test_one(self):
+                assert DATABASE["tables"] == ["users"]
+
+            def test_two(self):
+                assert DATABASE["tables"] == ["users"]
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED *::TestKeepsASocket::test_keeps - *socket*"])

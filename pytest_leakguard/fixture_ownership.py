@@ -5,6 +5,11 @@ that uses it.  Its setup is snapshotted on its own: what it opened is left out
 of every test's leftovers while it lives, and checked at the fixture's own
 teardown, where what it did not release becomes the fixture's leak (its name
 and scope), reported on the test during which the teardown ran.
+
+What is still open at the fixture's teardown is described there, while it
+lives, and judged once the test's whole teardown has run: a teardown hook
+may release it after the fixtures (SQLAlchemy's plugin disposes of its
+engine's pool once the class's last test is torn down, FINDINGS F25).
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ class FixtureOwnership:
         #: reported as theirs, so not as the current test's as well (a
         #: module fixture set up and torn down during one test, say).
         self.released: list[dict[str, frozenset[str]]] = []
+        #: What fixtures left open at their teardown, described then and
+        #: judged by :meth:`judge_torn_down` (see the module's docstring).
+        self.pending: list[tuple[dict[str, frozenset[str]], list[Resource], str]] = []
 
     @contextmanager
     def setting_up(
@@ -76,19 +84,39 @@ class FixtureOwnership:
         # its own teardown.
         left = guard.still_open(self.left_out(opened), 0.0)
         if left:
-            # Only with something still open is a full collection worth it:
-            # a selector that a server thread dropped in a reference cycle
-            # is garbage, not left open (websockets' sync server).  Then
-            # stragglers get the settle time, as for a test.
-            gc.collect()
-            left = guard.still_open(left, settle_time)
-        if left:
             self.released.append(left)
-        found = keep(guard.describe(left))
-        for leak in resource_leaks(found):
-            leak["fixture"] = f"{fixturedef.argname} ({scope} scope)"
-            leak["summary"] = f"fixture {leak['fixture']} left open: {leak['summary']}"
-            self.leaks.append(leak)
+            label = f"{fixturedef.argname} ({scope} scope)"
+            self.pending.append((left, keep(guard.describe(left)), label))
+
+    def judge_torn_down(
+        self, guard: ResourceGuard, settle_time: float, dropped: list[Resource]
+    ) -> None:
+        """Once the test's teardown is over: what the torn-down fixtures left
+        open and nobody closed since is their leak.
+
+        :param dropped: what the test dropped unclosed (ResourceWarnings): a
+            leftover let go unclosed was not released.
+        """
+        pending, self.pending = self.pending, []
+        let_go = frozenset().union(*(r.opened_as for r in dropped))
+        for left, found, label in pending:
+            still = guard.still_open(left, 0.0)
+            if still:
+                # Only with something still open is a full collection worth
+                # it: a selector that a server thread dropped in a reference
+                # cycle is garbage, not left open (websockets' sync server).
+                # Then stragglers get the settle time, as for a test.
+                gc.collect()
+                still = guard.still_open(still, settle_time)
+            kept = [
+                r
+                for r in found
+                if r.key in still.get(r.kind, frozenset()) or r.key in let_go
+            ]
+            for leak in resource_leaks(kept):
+                leak["fixture"] = label
+                leak["summary"] = f"fixture {label} left open: {leak['summary']}"
+                self.leaks.append(leak)
 
     def left_out(self, new: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
         """``new`` less what the live broader fixtures opened in their setup,
@@ -111,8 +139,8 @@ class FixtureOwnership:
     def leaks_not_found_again(self) -> Iterator[None]:
         """Forget the leaks that teardowns find meanwhile: a test run again
         tears down fixtures whose teardown was checked once already."""
-        kept = list(self.leaks)
+        kept, pending = list(self.leaks), list(self.pending)
         try:
             yield
         finally:
-            self.leaks = kept
+            self.leaks, self.pending = kept, pending

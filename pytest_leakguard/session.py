@@ -184,6 +184,11 @@ class SessionState:
         """Resources left open, fixtures' leftovers, and a peak over budget."""
         leaks: list[dict[str, Any]] = []
         snapshot_taken = None  # the guard, once its last snapshot is this test's end
+        if self.fixtures.pending and self._guard is not None:
+            # Before a second run: it may set the fixtures up again.
+            self.fixtures.judge_torn_down(
+                self._guard, self.settings.settle_time, outcome.unclosed
+            )
         if guard is not None and before is not None and ok:
             after = guard.snapshot()
             if after is not before or outcome.unclosed:  # else: the common case

@@ -1071,3 +1071,75 @@ def test_what_a_failed_tests_exception_held_is_not_a_later_tests(
         ["LEAKED *::test_drops_its_own_session - 1 unclosed left open"]
     )
     result.stdout.no_fnmatch_line("LEAKED *::test_collects_later*")
+
+
+def test_what_a_teardown_hook_releases_after_the_fixtures_is_not_their_leak(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """SQLAlchemy's plugin disposes of its engine's pool in a
+    ``pytest_runtest_teardown`` wrapper, after the fixtures of a class's last
+    test are torn down; the class fixture that first filled the pool left
+    nothing open once the teardown was over (F25).  A pool that nobody
+    disposes of is still the fixture's leak."""
+    leakguard_pytester.makeconftest(
+        """
+        import socket, pytest
+
+        POOLS = {}
+
+        def connect(name):
+            if name not in POOLS:
+                POOLS[name] = socket.socket()
+            return POOLS[name]
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_teardown(item, nextitem):
+            yield
+            ending = nextitem is None or nextitem.cls is not item.cls
+            if ending and getattr(item.cls, "disposed", False):
+                POOLS.pop(item.cls.__name__).close()
+        """
+    )
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+        from conftest import connect
+
+        @pytest.fixture(scope="class")
+        def pool_user(request):
+            connect(request.cls.__name__)
+            yield
+
+        @pytest.mark.usefixtures("pool_user")
+        class TestNotDisposed:
+            def test_one(self):
+                pass
+
+            def test_last(self):
+                pass
+
+        @pytest.mark.usefixtures("pool_user")
+        class TestDisposed:
+            disposed = True
+
+            def test_one(self):
+                connect("TestDisposed")
+
+            def test_last(self):
+                connect("TestDisposed")
+
+        def test_after():
+            pass
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "  socket: fixture pool_user (class scope) left open: socket (fd *)",
+            "LEAKED *::TestNotDisposed::test_last - 1 socket left open",
+        ]
+    )
+    result.stdout.no_fnmatch_line("LEAKED *::TestDisposed::*")

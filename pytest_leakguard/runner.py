@@ -97,12 +97,13 @@ class ItemDriver:
     def finish(self, nextitem: pytest.Item | None) -> Reports:
         """Tear down the broader scopes that the next item does not share.
 
-        Plugins follow the scopes through the teardown hooks (SQLAlchemy's
-        disposes of a class's database when the next item is not in the
-        class), so they end as pytest would end them: in one more run, torn
-        down for the real next item.  After a failed run the stack is only
-        unwound (running a failing test again may be slow), and a failure
-        becomes the item's teardown report.
+        A plugin may follow the scopes through the teardown hooks
+        (SQLAlchemy's disposes of a class's database when the next item is
+        not in the class): with one, the scopes end as pytest would end
+        them, in one more run torn down for the real next item.  Otherwise,
+        or after a failed run (running a failing test again may be slow),
+        the stack is only unwound, and a failure becomes the item's teardown
+        report.
         """
         item = self.item
         needed = nextitem.listchain() if nextitem is not None else []
@@ -111,7 +112,7 @@ class ItemDriver:
         stack = list(setupstate.stack)
         if stack == needed[: len(stack)]:
             return []
-        if self._last_passed:
+        if self._last_passed and _scopes_followed_by_hooks(item):
             with failures_unseen():
                 reports = self._run(nextitem)
             return [r for r in reports if r.when == "teardown" and r.failed]
@@ -150,6 +151,17 @@ class CallDriver(ItemDriver):
             item._request = False  # as runtestprotocol does after teardown
             item.funcargs = None  # type: ignore[attr-defined]
         return [report]
+
+
+def _scopes_followed_by_hooks(item: pytest.Item) -> bool:
+    """Whether a plugin or conftest other than pytest's own implements the
+    teardown hook (pytest's own only capture and collect what it raises)."""
+    for impl in item.ihook.pytest_runtest_teardown.get_hookimpls():
+        plugin = impl.plugin
+        module = getattr(plugin, "__name__", None) or type(plugin).__module__
+        if not (module == "_pytest" or module.startswith("_pytest.")):
+            return True
+    return False
 
 
 @contextmanager

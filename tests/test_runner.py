@@ -318,3 +318,56 @@ def test_a_run_failing_while_a_leak_is_explained_is_no_failure_to_other_plugins(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["LEAKED *test_leaks_then_fails_on_a_late_run*"])
     assert not (leakguard_pytester.path / "interacted.txt").exists()
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+def test_a_repeated_test_ending_its_class_ends_it_through_the_hooks_if_followed(
+    leakguard_pytester: pytest.Pytester, hooked: bool
+) -> None:
+    """Between runs a repeated test is torn down to itself.  The last of its
+    class runs once more, torn down for the real next test, only when a
+    plugin or conftest implements the teardown hook (a plugin that follows
+    the class there, as SQLAlchemy's does, sees it end once); pytest's own
+    implementations only capture, so without one the class is unwound."""
+    hook = """
+        import pytest
+
+        ENDS = []
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_teardown(item, nextitem):
+            yield
+            if item.cls is not None and (nextitem is None or nextitem.cls is not item.cls):
+                ENDS.append(item.name)
+        """
+    leakguard_pytester.makeconftest(hook if hooked else "ENDS = []")
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+        from conftest import ENDS
+
+        RUNS = {"call": 0, "class-teardown": 0}
+
+        @pytest.fixture(scope="class")
+        def class_resource():
+            yield
+            RUNS["class-teardown"] += 1
+
+        @pytest.mark.usefixtures("class_resource")
+        class TestLast:
+            @pytest.mark.leakguard(runs=4, warmup=2, max_runs=4)
+            def test_counted(self):
+                RUNS["call"] += 1
+
+        def test_after():
+            print("RUNS", RUNS["call"], RUNS["class-teardown"], "ENDS", ENDS or "none")
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-s", "-p", "no:rerunfailures", "-p", "no:randomly"
+    )
+
+    result.assert_outcomes(passed=2)
+    expected = "RUNS 7 1 ENDS ?'test_counted'?" if hooked else "RUNS 6 1 ENDS none"
+    result.stdout.fnmatch_lines([f"*{expected}*"])

@@ -69,11 +69,11 @@ class FixtureOwnership:
         self,
         fixturedef: pytest.FixtureDef[Any],
         guard: ResourceGuard | None,
-        settle_time: float,
         keep: Callable[[list[Resource]], list[Resource]],
     ) -> None:
-        """Check that the fixture released what it opened; ``keep`` filters
-        what it did not (allow rules, the ignore hook)."""
+        """Note what the fixture did not release of what it opened, for
+        :meth:`judge_torn_down`; ``keep`` filters it (allow rules, the ignore
+        hook)."""
         owned = self._owned.pop(id(fixturedef), None)
         if owned is None or guard is None:
             return

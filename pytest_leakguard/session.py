@@ -418,9 +418,11 @@ class SessionState:
                 found, rules, lambda r: bool(hook(resource=r, item=node))
             )
 
-        self.fixtures.torn_down(
-            fixturedef, self._guard, self.settings.settle_time, keep
-        )
+        self.fixtures.torn_down(fixturedef, self._guard, keep)
+        if self._current is None and self._guard is not None:
+            # Torn down outside a checked test (one leakguard leaves to pytest,
+            # the session's end): nothing later in this teardown is awaited.
+            self.fixtures.judge_torn_down(self._guard, self.settings.settle_time, [])
 
     def terminal_summary(self, terminalreporter: Any) -> None:
         from .summary import write_terminal_summary

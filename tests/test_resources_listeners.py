@@ -301,6 +301,49 @@ def test_signal_handler_restored_or_installed_before_is_not_reported(
     assert leftovers(SignalHandlerChecker(), swap_and_restore) == []
 
 
+@pytest.fixture
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored, as in a background job of a shell without job control."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_sigint_back_to_default_int_handler_from_inherited_ignore_is_not_reported(
+    sigint_ignored: None,
+) -> None:
+    # asyncio's remove_signal_handler(SIGINT) and loop.close() do this.
+    assert (
+        leftovers(
+            SignalHandlerChecker(),
+            lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
+        )
+        == []
+    )
+
+
+def test_sigint_changed_from_inherited_ignore_to_another_handler_is_reported(
+    sigint_ignored: None,
+) -> None:
+    [leak] = leftovers(
+        SignalHandlerChecker(), lambda: signal.signal(signal.SIGINT, on_term)
+    )
+    assert leak.description == f"signal SIGINT -> {__name__}.on_term"
+
+
+def test_sigint_ignored_by_a_test_is_still_reported() -> None:
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        [leak] = leftovers(
+            SignalHandlerChecker(),
+            lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert leak.description == "signal SIGINT -> SIG_IGN"
+
+
 def test_callable_without_qualname_and_with_raising_repr_is_described(
     sigusr1: int,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
 
@@ -1143,3 +1144,43 @@ def test_what_a_teardown_hook_releases_after_the_fixtures_is_not_their_leak(
         ]
     )
     result.stdout.no_fnmatch_line("LEAKED *::TestDisposed::*")
+
+
+def test_asyncio_putting_sigint_back_in_a_run_started_with_it_ignored_is_not_a_leak(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A shell without job control (``cmd &`` in a script or CI step) starts
+    pytest with SIGINT ignored; asyncio's ``remove_signal_handler`` puts
+    Python's ``default_int_handler`` back, not what was there (aiohttp's
+    ``AppRunner(handle_signals=True)``).  Any other handler left is reported."""
+    leakguard_pytester.makepyfile(
+        """
+        import asyncio, signal
+
+        def test_adds_and_removes_a_loop_handler():
+            loop = asyncio.new_event_loop()
+            try:
+                loop.add_signal_handler(signal.SIGINT, lambda: None)
+                loop.remove_signal_handler(signal.SIGINT)
+            finally:
+                loop.close()
+
+        def on_interrupt(signum, frame):
+            pass
+
+        def test_installs_its_own():
+            signal.signal(signal.SIGINT, on_interrupt)
+        """
+    )
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the child
+    try:
+        result = leakguard_pytester.runpytest_subprocess(
+            "--leakguard", "-p", "no:randomly"
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["LEAKED *::test_installs_its_own - 1 signal-handler left open"]
+    )

@@ -573,3 +573,66 @@ def test_leakguard_all_repeats_unmarked_tests(
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["LEAKED *::test_unmarked_leak - *"])
+
+
+def test_queries_on_a_kept_sqlite_connection_are_not_a_leak(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A sqlite3 connection keeps a weak reference to each cursor it makes
+    (``execute()`` makes one) and drops the dead ones only every 200 cursors:
+    a test querying a module fixture's connection grew by one dead reference
+    per query, and every such test was reported.  What a test keeps beside
+    its queries, and dead references in a list of its own, still are leaks."""
+    leakguard_pytester.makepyfile(
+        """
+        import sqlite3, weakref
+        import pytest
+
+        KEPT = []
+        REFS = []
+
+        class Listener:
+            pass
+
+        @pytest.fixture(scope="module")
+        def db():
+            conn = sqlite3.connect(":memory:")
+            conn.execute("create table t (x)")
+            yield conn
+            conn.close()
+
+        @pytest.mark.leakguard
+        def test_many_queries(db):
+            for _ in range(15):
+                db.execute("select count(*) from t").fetchone()
+
+        @pytest.mark.leakguard
+        def test_one_query(db):
+            db.execute("insert into t values (1)")
+            db.execute("delete from t")
+
+        @pytest.mark.leakguard
+        def test_queries_and_keeps_rows(db):
+            for _ in range(3):
+                KEPT.append(db.execute("select 1, 2").fetchall())
+
+        @pytest.mark.leakguard
+        def test_queries_and_keeps_dead_references(db):
+            db.execute("select 1").fetchone()
+            REFS.append(weakref.ref(Listener()))
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess(
+        "--leakguard", "-p", "no:randomly", "-v"
+    )
+
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_many_queries PASSED*",
+            "*::test_one_query PASSED*",
+            "LEAKED *::test_queries_and_keeps_rows - *",
+            "LEAKED *::test_queries_and_keeps_dead_references - *",
+        ]
+    )

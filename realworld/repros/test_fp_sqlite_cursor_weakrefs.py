@@ -1,4 +1,4 @@
-"""F27 (fixed in the commit that added pytest_leakguard/sqlite_cursors.py): a marked test that
+"""F27 (fixed in 575a53a): a marked test that
 queries a sqlite3 connection kept across its runs was reported as leaking, one dead weak
 reference per query (``weakref.ReferenceType +1`` per run, "Held by: ... sqlite3.Connection ->
 (Connection internals) (list)").  A connection keeps a weak reference to every cursor it makes

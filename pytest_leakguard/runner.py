@@ -57,7 +57,6 @@ class ItemDriver:
         self._user_properties = list(item.user_properties)
         self.warnings = HeldWarnings(resources)
         self._session_properties: SessionProperties | None = None
-        self._last_passed = False
 
     def _forget_previous_run(self) -> None:
         """Undo what the previous run appended to the item and the session."""
@@ -91,7 +90,6 @@ class ItemDriver:
         with self.warnings.capture():
             reports = runtestprotocol(self.item, nextitem=nextitem, log=False)
         _prune_stale_finalizers(self.item)
-        self._last_passed = passed(reports)
         return reports
 
     def finish(self, nextitem: pytest.Item | None) -> Reports:
@@ -100,9 +98,10 @@ class ItemDriver:
         A plugin may follow the scopes through the teardown hooks
         (SQLAlchemy's disposes of a class's database when the next item is
         not in the class): with one, the scopes end as pytest would end
-        them, in one more run torn down for the real next item.  Otherwise,
-        or after a failed run (running a failing test again may be slow),
-        the stack is only unwound, and a failure becomes the item's teardown
+        them, in one more run torn down for the real next item, even after
+        a failed run (unwound without the hooks, SQLAlchemy's class
+        tracking lost count and every later class failed).  Otherwise the
+        stack is only unwound, and a failure becomes the item's teardown
         report.
         """
         item = self.item
@@ -112,7 +111,7 @@ class ItemDriver:
         stack = list(setupstate.stack)
         if stack == needed[: len(stack)]:
             return []
-        if self._last_passed and _scopes_followed_by_hooks(item):
+        if _scopes_followed_by_hooks(item):
             with failures_unseen():
                 reports = self._run(nextitem)
             return [r for r in reports if r.when == "teardown" and r.failed]

@@ -629,3 +629,45 @@ def test_a_rerun_ends_its_class_through_the_teardown_hooks(
 
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["LEAKED *::TestKeepsASocket::test_keeps - *socket*"])
+
+
+def test_a_repeated_test_failing_on_a_later_run_still_ends_its_class_through_the_hooks(
+    leakguard_pytester: pytest.Pytester,
+) -> None:
+    """A repeated test that fails on its second run (NOT REPEATABLE) still ends
+    its class through the teardown hooks: unwound without them, SQLAlchemy's
+    class tracking lost count and the next classes' tests failed."""
+    leakguard_pytester.makeconftest(CLASS_TRACKING_CONFTEST)
+    leakguard_pytester.makepyfile(
+        """
+        import pytest
+        from conftest import DATABASE
+
+        RAN = []
+
+        class TestOnlyOnce:
+            @pytest.mark.leakguard(runs=3, warmup=1)
+            def test_once(self):
+                assert not RAN, "ran before"
+                RAN.append(True)
+
+        @pytest.fixture(scope="class")
+        def tables():
+            DATABASE["tables"] = ["users"]
+
+        @pytest.mark.usefixtures("tables")
+        class TestTables:
+            def test_one(self):
+                assert DATABASE["tables"] == ["users"]
+
+            def test_two(self):
+                assert DATABASE["tables"] == ["users"]
+        """
+    )
+
+    result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["NOT REPEATABLE *::TestOnlyOnce::test_once - failed on run 2"]
+    )

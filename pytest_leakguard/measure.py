@@ -316,12 +316,13 @@ def _measure(
         policy = dataclasses.replace(policy, ignore_types=policy.ignore_types | ignored)
         decision = decide(probe.samples(), policy, extended=True)
     notes = list(probe.notes)
+    prune: Callable[[], object] | None = None
     if decision.leaked and "sqlite3" in sys.modules:
         without = _without_dead_cursor_references(
             driver, probe, policy, settings.runs, after_run
         )
         if without is not None:
-            note, decision, runs = without
+            note, decision, runs, after_run, prune = without
             notes.append(note)
             total += runs
     if not decision.leaked and interned_strings_explain(probe.samples(), policy):
@@ -337,7 +338,7 @@ def _measure(
         )
     judged = True
     if decision.leaked and bytes_only(decision):
-        confirmation, runs = _confirm_growth(driver, settings.settle_time)
+        confirmation, runs = _confirm_growth(driver, settings.settle_time, prune)
         total += runs
         if confirmation is not None:
             notes.append(confirmation.note(policy.min_bytes))
@@ -397,15 +398,23 @@ def _ignored_by_hook(item: pytest.Item, decision: MemoryDecision) -> frozenset[s
 
 
 def _confirm_growth(
-    driver: ItemDriver, settle_time: float
+    driver: ItemDriver,
+    settle_time: float,
+    prune: Callable[[], object] | None = None,
 ) -> tuple[Confirmation | None, int]:
-    """Bytes-only growth: is it the heap's, or tracing catching up?"""
+    """Bytes-only growth: is it the heap's, or tracing catching up?
+
+    :param prune: drops what the connections keep and would drop themselves
+        (see sqlite_cursors), after each run.
+    """
     runs = 0
 
     def run() -> bool:
         nonlocal runs
         _, done = run_until(driver, 1)
         runs += done
+        if prune is not None:
+            prune()
         return bool(done)
 
     try:
@@ -476,10 +485,15 @@ def _without_dead_cursor_references(
     policy: Policy,
     runs: int,
     after_run: Callable[[], None],
-) -> tuple[str, MemoryDecision, int] | None:
+) -> tuple[str, MemoryDecision, int, Callable[[], None], Callable[[], object]] | None:
     """If sqlite3 connections keep dead references to their cursors, measure
     again, dropping them before each sample, as the connections do themselves
-    every 200 cursors (see sqlite_cursors)."""
+    every 200 cursors (see sqlite_cursors).
+
+    :returns: the note, the new decision, the runs, and what the rest of the
+        check must use instead of ``after_run`` and after each run (both hold
+        the connections, until the check is over).
+    """
     from . import sqlite_cursors
     from .probes import automatic_gc_paused
 
@@ -488,26 +502,21 @@ def _without_dead_cursor_references(
     if not connections:
         return None
     prune = sqlite_cursors.pruner(connections)
+    if not prune():  # no dead reference kept: not what grew
+        return None
     dropped: list[int] = []
 
     def pruned_then_sampled() -> None:
         dropped.append(prune())
         after_run()
 
-    try:
-        if not prune():  # no dead reference kept: not what grew
-            return None
-        decision = _remeasure(driver, probe, policy, runs, pruned_then_sampled)
-    finally:
-        connections.clear()  # held only while measuring again
-    per_run = max(dropped, default=0)
-    return (
+    decision = _remeasure(driver, probe, policy, runs, pruned_then_sampled)
+    note = (
         "sqlite3 connections keep a dead weak reference per cursor until every "
         f"200th cursor: measured again dropping them before each sample (up to "
-        f"{per_run} per run)",
-        decision,
-        runs,
+        f"{max(dropped, default=0)} per run)"
     )
+    return note, decision, runs, pruned_then_sampled, prune
 
 
 def _remeasure(

@@ -27,8 +27,7 @@ class _HeapSource(Protocol):
 
 def connections_in(heap: _HeapSource) -> list[Any]:
     """The sqlite3 connections alive now.  They cannot be weakly referenced:
-    the caller holds them only while it measures again, and then empties the
-    list."""
+    the caller holds them only until the test's check is over."""
     sqlite3 = sys.modules.get("sqlite3")
     if sqlite3 is None:
         return []

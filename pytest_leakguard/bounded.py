@@ -26,9 +26,15 @@ class Filling:
     remaining: int
     growth: int
     size: int
+    #: It prunes in batches (back to its capacity once it holds ``threshold``
+    #: more): its growth until then looks like a leak in any window of runs.
+    batched: bool = False
 
 
 _LRU_TYPE = type(functools.lru_cache(maxsize=1)(lambda: None))
+
+#: Marks the label of a cache that prunes in batches, until :func:`growing`.
+_BATCHED = "batched:"
 
 # id -> (label, size, capacity, a mark that changes when an entry is added
 # (see ``_measure``), the container itself, to compare like with like)
@@ -67,7 +73,9 @@ def growing(before: Snapshot, after: Snapshot) -> list[Filling]:
         if old is None or old[4] is not obj:
             continue
         if old[1] < size < capacity:
-            result.append(Filling(label, capacity - size, size - old[1], size))
+            batched = label.startswith(_BATCHED)
+            label = label.removeprefix(_BATCHED)
+            result.append(Filling(label, capacity - size, size - old[1], size, batched))
         elif size >= capacity and mark is not None and mark != old[3]:
             result.append(Filling(label, 0, 1, size))
     return result
@@ -103,9 +111,13 @@ def _measure(obj: Any) -> tuple[str, int, int, object] | None:
                     None,
                 )
         elif _declares(kind, "__len__"):
-            # Caches with a ``max_size`` (Hypothesis' LRU caches and the like),
-            # read without running any __getattr__ of the object.
-            capacity = _own_attribute(obj, "max_size")
+            # Caches with a ``max_size`` (Hypothesis' LRU caches and the like)
+            # or a ``capacity`` (SQLAlchemy's LRUCache, which prunes to its
+            # capacity once it holds ``threshold`` more), read without running
+            # any __getattr__ of the object.
+            name, capacity = "max_size", _own_attribute(obj, "max_size")
+            if capacity is None:
+                name, capacity = "capacity", _own_attribute(obj, "capacity")
             if (
                 isinstance(capacity, int)
                 and not isinstance(capacity, bool)
@@ -113,12 +125,13 @@ def _measure(obj: Any) -> tuple[str, int, int, object] | None:
             ):
                 size = len(obj)
                 if isinstance(size, int):
-                    return (
-                        f"{kind.__qualname__}(max_size={capacity})",
-                        size,
-                        capacity,
-                        None,
-                    )
+                    label = f"{kind.__qualname__}({name}={capacity})"
+                    threshold = _own_attribute(obj, "threshold")
+                    batched = isinstance(threshold, float) and 0 < threshold <= 1
+                    if name == "capacity" and batched:
+                        capacity += int(capacity * threshold)
+                        label = _BATCHED + label
+                    return label, size, capacity, None
     except Exception:  # a hostile container is simply not a known cache
         return None
     return None

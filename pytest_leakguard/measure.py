@@ -455,6 +455,13 @@ def _fill_bounded_caches(
         return None
     needed = max(math.ceil(g.remaining / max(g.growth, 1)) for g in growing)
     labels = ", ".join(g.label for g in growing)
+    if any(g.batched for g in growing):
+        # Full, it drops a batch, then grows again: no window of runs tells
+        # its sawtooth from a leak.
+        note = (
+            f"growth is held by bounded {labels}, which prunes in batches: not judged"
+        )
+        return note, None, 1
     if needed > MAX_FILL_RUNS:
         note = (
             f"growth is held by bounded {labels}, {needed} runs from full: not judged"

@@ -589,6 +589,23 @@ CLASS_TRACKING_CONFTEST = """
 """
 
 
+#: A class whose tests need what its class fixture set up, and which the
+#: conftest above drops when it sees the class before it end.
+NEXT_CLASS_NEEDS_ITS_TABLES = """
+        @pytest.fixture(scope="class")
+        def tables():
+            DATABASE["tables"] = ["users"]
+
+        @pytest.mark.usefixtures("tables")
+        class TestTables:
+            def test_one(self):
+                assert DATABASE["tables"] == ["users"]
+
+            def test_two(self):
+                assert DATABASE["tables"] == ["users"]
+"""
+
+
 @pytest.mark.parametrize("marker", ["", "@pytest.mark.leakguard(runs=3, warmup=1)"])
 def test_a_rerun_ends_its_class_through_the_teardown_hooks(
     leakguard_pytester: pytest.Pytester, marker: str
@@ -610,19 +627,8 @@ def test_a_rerun_ends_its_class_through_the_teardown_hooks(
             {marker}
             def test_keeps(self):
                 KEPT.append(socket.socket())
-
-        @pytest.fixture(scope="class")
-        def tables():
-            DATABASE["tables"] = ["users"]
-
-        @pytest.mark.usefixtures("tables")
-        class TestTables:
-            def test_one(self):
-                assert DATABASE["tables"] == ["users"]
-
-            def test_two(self):
-                assert DATABASE["tables"] == ["users"]
         """
+        + NEXT_CLASS_NEEDS_ITS_TABLES
     )
 
     result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")
@@ -650,19 +656,8 @@ def test_a_repeated_test_failing_on_a_later_run_still_ends_its_class_through_the
             def test_once(self):
                 assert not RAN, "ran before"
                 RAN.append(True)
-
-        @pytest.fixture(scope="class")
-        def tables():
-            DATABASE["tables"] = ["users"]
-
-        @pytest.mark.usefixtures("tables")
-        class TestTables:
-            def test_one(self):
-                assert DATABASE["tables"] == ["users"]
-
-            def test_two(self):
-                assert DATABASE["tables"] == ["users"]
         """
+        + NEXT_CLASS_NEEDS_ITS_TABLES
     )
 
     result = leakguard_pytester.runpytest_subprocess("--leakguard", "-p", "no:randomly")

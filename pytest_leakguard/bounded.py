@@ -33,12 +33,10 @@ class Filling:
 
 _LRU_TYPE = type(functools.lru_cache(maxsize=1)(lambda: None))
 
-#: Marks the label of a cache that prunes in batches, until :func:`growing`.
-_BATCHED = "batched:"
-
 # id -> (label, size, capacity, a mark that changes when an entry is added
-# (see ``_measure``), the container itself, to compare like with like)
-Snapshot = dict[int, tuple[str, int, int, object, Any]]
+# (see ``_measure``), whether it prunes in batches, the container itself, to
+# compare like with like)
+Snapshot = dict[int, tuple[str, int, int, object, bool, Any]]
 
 
 def snapshot(heap: _HeapSource) -> Snapshot:
@@ -68,23 +66,21 @@ def growing(before: Snapshot, after: Snapshot) -> list[Filling]:
     been made before measuring began, out of view, so evicting them looks
     like growth until the container has turned over once)."""
     result = []
-    for key, (label, size, capacity, mark, obj) in after.items():
+    for key, (label, size, capacity, mark, batched, obj) in after.items():
         old = before.get(key)
-        if old is None or old[4] is not obj:
+        if old is None or old[5] is not obj:
             continue
         if old[1] < size < capacity:
-            batched = label.startswith(_BATCHED)
-            label = label.removeprefix(_BATCHED)
             result.append(Filling(label, capacity - size, size - old[1], size, batched))
         elif size >= capacity and mark is not None and mark != old[3]:
             result.append(Filling(label, 0, 1, size))
     return result
 
 
-def _measure(obj: Any) -> tuple[str, int, int, object] | None:
-    """Label, size, capacity and a mark of new entries (None if unknown):
-    an ``lru_cache``'s misses (each miss stores an entry), a deque's last
-    entry."""
+def _measure(obj: Any) -> tuple[str, int, int, object, bool] | None:
+    """Label, size, capacity, a mark of new entries and whether it prunes in
+    batches (None if unknown): an ``lru_cache``'s misses (each miss stores an
+    entry), a deque's last entry."""
     kind = type(obj)
     try:
         if kind is _LRU_TYPE:
@@ -95,11 +91,12 @@ def _measure(obj: Any) -> tuple[str, int, int, object] | None:
                     info.currsize,
                     info.maxsize,
                     info.misses,
+                    False,
                 )
         elif issubclass(kind, collections.deque):
             if obj.maxlen is not None:
                 last = id(obj[-1]) if len(obj) else None
-                return f"deque(maxlen={obj.maxlen})", len(obj), obj.maxlen, last
+                return f"deque(maxlen={obj.maxlen})", len(obj), obj.maxlen, last, False
         elif _declares(kind, "maxsize") and _declares(kind, "currsize"):
             # cachetools-style caches: sized in their own units
             maxsize, currsize = obj.maxsize, obj.currsize
@@ -109,6 +106,7 @@ def _measure(obj: Any) -> tuple[str, int, int, object] | None:
                     currsize,
                     maxsize,
                     None,
+                    False,
                 )
         elif _declares(kind, "__len__"):
             # Caches with a ``max_size`` (Hypothesis' LRU caches and the like)
@@ -127,11 +125,14 @@ def _measure(obj: Any) -> tuple[str, int, int, object] | None:
                 if isinstance(size, int):
                     label = f"{kind.__qualname__}({name}={capacity})"
                     threshold = _own_attribute(obj, "threshold")
-                    batched = isinstance(threshold, float) and 0 < threshold <= 1
-                    if name == "capacity" and batched:
+                    batched = (
+                        name == "capacity"
+                        and isinstance(threshold, float)
+                        and 0 < threshold <= 1
+                    )
+                    if batched:
                         capacity += int(capacity * threshold)
-                        label = _BATCHED + label
-                    return label, size, capacity, None
+                    return label, size, capacity, None, batched
     except Exception:  # a hostile container is simply not a known cache
         return None
     return None
